@@ -1,0 +1,96 @@
+"""Settings read from the environment, and the one place that hides secrets in DSNs.
+
+Every setting has an environment variable (documented in README.md and .env.example);
+nothing else in the package reads os.environ for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/postgres"
+DEFAULT_API_URL = "https://www.deribit.com/api/v2"
+DEFAULT_HISTORY_URL = "https://history.deribit.com/api/v2"
+
+# Deribit's public credit rules (see docs/deribit-api.md): 500 credits per request,
+# a pool of 50,000, refilled at 10,000 per second -> ~20 requests/s, bursts of ~100.
+DEFAULT_REQUEST_COST = 500
+DEFAULT_CREDIT_POOL = 50_000
+DEFAULT_CREDIT_REFILL = 10_000
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    api_url: str = DEFAULT_API_URL
+    history_url: str = DEFAULT_HISTORY_URL
+    request_cost: int = DEFAULT_REQUEST_COST
+    credit_pool: int = DEFAULT_CREDIT_POOL
+    credit_refill: int = DEFAULT_CREDIT_REFILL
+    # fraction of the exchange's credit budget this process may use (1.0 = all of it)
+    rate_share: float = 1.0
+    http_timeout: float = 10.0
+    log_file: Path | None = None
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        log_file = _env("INGEST_LOG_FILE", "")
+        return cls(
+            database_url=_env("INGEST_DATABASE_URL", DEFAULT_DATABASE_URL),
+            api_url=_env("DERIBIT_API_URL", DEFAULT_API_URL).rstrip("/"),
+            history_url=_env("DERIBIT_HISTORY_URL", DEFAULT_HISTORY_URL).rstrip("/"),
+            request_cost=_env_int("DERIBIT_REQUEST_COST", DEFAULT_REQUEST_COST),
+            credit_pool=_env_int("DERIBIT_CREDIT_POOL", DEFAULT_CREDIT_POOL),
+            credit_refill=_env_int("DERIBIT_CREDIT_REFILL", DEFAULT_CREDIT_REFILL),
+            rate_share=_env_float("DERIBIT_RATE_SHARE", 1.0),
+            http_timeout=_env_float("DERIBIT_HTTP_TIMEOUT", 10.0),
+            log_file=Path(log_file) if log_file else None,
+            log_max_bytes=_env_int("INGEST_LOG_MAX_BYTES", 10 * 1024 * 1024),
+            log_backups=_env_int("INGEST_LOG_BACKUPS", 5),
+        )
+
+    @property
+    def safe_database_url(self) -> str:
+        return redact_dsn(self.database_url)
+
+
+# postgresql://user:secret@host/db  and  key=value DSNs with password=secret
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)")
+_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]*)", re.IGNORECASE)
+
+
+def redact_dsn(text: str) -> str:
+    """Replace every password in a DSN (URL or key=value form), or in text holding one, by '***'."""
+    if not text:
+        return text
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", text)
+    text = _QUERY_PASSWORD.sub(lambda m: f"{m['head']}***", text)
+    return _KV_PASSWORD.sub(lambda m: f"{m['head']}***", text)
