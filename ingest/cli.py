@@ -120,6 +120,25 @@ def db_downgrade(revision: str, yes: bool) -> None:
     click.echo(f"database {settings.safe_database_url} at revision {revision}")
 
 
+@db.command("wait")
+@click.option("--timeout", default=60.0, show_default=True, type=float, help="Seconds to wait.")
+def db_wait(timeout: float) -> None:
+    """Wait until INGEST_DATABASE_URL accepts connections; exit 1 on timeout.
+
+    \b
+    Example:
+        ingest db wait --timeout 90 && ingest db upgrade
+    """
+    from ingest.db import DatabaseError, wait_until_ready
+
+    settings = _settings()
+    try:
+        wait_until_ready(settings.database_url, timeout)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"database {settings.safe_database_url} is ready")
+
+
 @db.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def db_status(as_json: bool) -> None:

@@ -49,3 +49,19 @@ def server_versions(conn: psycopg.Connection) -> dict:
         "timescaledb": row[0] if row else None,
         "timescaledb_license": license_row[0] if license_row else None,
     }
+
+
+def wait_until_ready(url: str, timeout: float = 60.0) -> None:
+    """Poll until a connection succeeds; raise DatabaseError (password-free) after `timeout` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connect(url, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+            return
+        except DatabaseError as exc:
+            if time.monotonic() >= deadline:
+                raise DatabaseError(f"not ready after {timeout:.0f} s: {exc}") from None
+            time.sleep(0.5)

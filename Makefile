@@ -1,0 +1,90 @@
+# deribit-ingest: the two commands of the README are `make up` and `make test`.
+# Everything else is installed by these targets (a Python venv, the pinned npm package).
+
+PYTHON    ?= python3
+VENV      ?= .venv
+BIN       := $(VENV)/bin
+INGEST    := $(BIN)/ingest
+DB_PORT   ?= 55432
+DB_DATA   ?= .data/pg
+SIM_PORT  ?= 8765
+BG        := scripts/bg.sh
+export INGEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(DB_PORT)/postgres
+
+DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
+
+.PHONY: help install test up down db db-stop migrate status bench lint demo demo-down clean
+
+help:
+	@echo "make up      start the stack (compose if Docker answers; else embedded TimescaleDB + migrations + ingest run)"
+	@echo "make down    stop what make up started"
+	@echo "make test    run the test suite (installs everything first)"
+	@echo "make db      start only the embedded TimescaleDB in the background (.run/db.pid, .run/db.log)"
+	@echo "make migrate alembic upgrade head on INGEST_DATABASE_URL"
+	@echo "make demo    the whole stack offline against the simulated exchange"
+	@echo "make bench   run the benchmarks in benchmarks/"
+	@echo "make lint    ruff"
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+ingest/embedded/node_modules/.installed: ingest/embedded/package-lock.json
+	cd ingest/embedded && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(BIN)/.installed ingest/embedded/node_modules/.installed
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check ingest tests migrations benchmarks
+
+db: install
+	@$(BG) start db $(INGEST) db serve --embedded --port $(DB_PORT) --data $(DB_DATA)
+	@$(INGEST) db wait --timeout 90
+
+db-stop:
+	@$(BG) stop db
+
+migrate: install
+	$(INGEST) db upgrade
+
+status: install
+	$(INGEST) db status
+
+ifeq ($(DOCKER_OK),yes)
+up:
+	docker compose up -d --build
+down:
+	docker compose down
+else
+up: db migrate
+	@$(BG) start ingest $(INGEST) run
+	@$(INGEST) db status
+down:
+	@$(BG) stop ingest
+	@$(BG) stop db
+endif
+
+demo: install
+	@$(BG) start demo-db $(INGEST) db serve --embedded --port $(DB_PORT) --data .data/demo
+	@$(INGEST) db wait --timeout 90
+	$(INGEST) db upgrade
+	@$(BG) start demo-sim $(INGEST) sim --port $(SIM_PORT)
+	@DERIBIT_API_URL=http://127.0.0.1:$(SIM_PORT)/api/v2 \
+	 DERIBIT_HISTORY_URL=http://127.0.0.1:$(SIM_PORT)/history/api/v2 \
+	 $(BG) start demo-run $(INGEST) run
+	@echo "demo running: make demo-down stops it"
+
+demo-down:
+	@$(BG) stop demo-run; $(BG) stop demo-sim; $(BG) stop demo-db
+
+bench: install
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: down
+	rm -rf .run .data
