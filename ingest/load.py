@@ -38,10 +38,12 @@ def upsert_statement(spec: TableSpec, staging: sql.Identifier) -> sql.Composed:
     ).format(target=sql.Identifier(spec.name), cols=cols, key=key, staging=staging, action=action)
 
 
-def copy_upsert(conn: psycopg.Connection, spec: TableSpec, rows: Iterable[Sequence]) -> int:
+def copy_upsert(conn: psycopg.Connection, spec: TableSpec, rows: Iterable[Sequence],
+                upsert_sql: str | None = None) -> int:
     """Load rows (tuples in `spec.column_names` order) and return how many were inserted or changed.
 
-    Runs inside the caller's transaction if there is one; otherwise in its own.
+    `upsert_sql` replaces the generic upsert for tables with special rules (it reads the staging
+    table `_stage_<table>`). Runs inside the caller's transaction if there is one, else in its own.
     """
     staging = _staging_name(spec)
     with conn.transaction():
@@ -56,6 +58,6 @@ def copy_upsert(conn: psycopg.Connection, spec: TableSpec, rows: Iterable[Sequen
                     staging=staging, cols=columns)) as copy:
                 for row in rows:
                     copy.write_row(row)
-            cur.execute(upsert_statement(spec, staging))
+            cur.execute(upsert_sql if upsert_sql is not None else upsert_statement(spec, staging))
             changed = cur.rowcount
     return max(changed, 0)

@@ -110,3 +110,14 @@ def applied_files(folder: str) -> list[Path]:
 def down_file(path: Path) -> Path | None:
     down = path.with_name(path.name[: -len(".sql")] + ".down.sql")
     return down if down.is_file() else None
+
+
+_QUERY_CACHE: dict[str, str] = {}
+
+
+def query(name: str) -> str:
+    """The text of sql/queries/<name>.sql (parameters in psycopg's %s / %(name)s style)."""
+    text = _QUERY_CACHE.get(name)
+    if text is None:
+        text = _QUERY_CACHE[name] = sql_path(f"queries/{name}.sql").read_text()
+    return text

@@ -1,0 +1,80 @@
+"""Instruments: what Deribit lists (get_instruments) and what the expiry calendar reconstructs.
+
+Sample get_instruments item (future):
+    {"instrument_name": "BTC-27DEC24", "instrument_id": 312045, "kind": "future",
+     "base_currency": "BTC", "quote_currency": "USD", "counter_currency": "USD",
+     "settlement_currency": "BTC", "settlement_period": "month", "creation_timestamp": 1703232000000,
+     "expiration_timestamp": 1735286400000, "is_active": true, "state": "open", "tick_size": 2.5,
+     "tick_size_steps": [], "contract_size": 10.0, "min_trade_amount": 10.0,
+     "instrument_type": "reversed", "price_index": "btc_usd", "max_leverage": 50}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import psycopg
+
+from ingest import quarantine
+from ingest.deribit.client import DeribitClient
+from ingest.deribit.quirks import PERPETUAL_EXPIRATION_MS
+from ingest.load import copy_upsert
+from ingest.sqlfiles import query
+from ingest.tables import INSTRUMENTS
+from ingest.validate import Rejected, Validated, is_number, json_safe, ms_to_datetime
+
+KINDS = ("future", "option", "spot", "future_combo", "option_combo")
+
+
+def fetch(client: DeribitClient, currency: str, kind: str, expired: bool = False) -> list[dict]:
+    result = client.call("get_instruments", {"currency": currency, "kind": kind, "expired": expired})
+    return result if isinstance(result, list) else []
+
+
+def _ts(ms: Any):
+    # the perpetual's "expiry" (year 3000) is not a date anyone should join on
+    if not is_number(ms) or ms <= 0 or ms >= PERPETUAL_EXPIRATION_MS:
+        return None
+    return ms_to_datetime(int(ms))
+
+
+def validate(items: Iterable[Any], source: str = "exchange") -> Validated:
+    """Rows in INSTRUMENTS column order; items lacking a name, kind or currency are rejected."""
+    out = Validated()
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("instrument_name"), str) \
+                or item.get("kind") not in KINDS or not isinstance(item.get("base_currency"), str):
+            out.rejected.append(Rejected("instruments", item.get("instrument_name")
+                                         if isinstance(item, dict) else None,
+                                         "instrument lacks name, kind or base currency", json_safe(item)))
+            continue
+        num = lambda k: item.get(k) if is_number(item.get(k)) else None  # noqa: E731
+        out.rows.append((
+            item["instrument_name"], item["kind"], item["base_currency"], item.get("quote_currency"),
+            item.get("settlement_currency"), item.get("settlement_period"),
+            _ts(item.get("creation_timestamp")), _ts(item.get("expiration_timestamp")),
+            num("strike"), item.get("option_type") if item.get("option_type") in ("call", "put") else None,
+            num("tick_size"), num("contract_size"),
+            item.get("is_active") if isinstance(item.get("is_active"), bool) else None,
+            item.get("state") if isinstance(item.get("state"), str) else None,
+            source,
+        ))
+    return out
+
+
+def upsert(conn: psycopg.Connection, validated: Validated) -> int:
+    with conn.transaction():
+        n = copy_upsert(conn, INSTRUMENTS, validated.rows, upsert_sql=query("instruments_upsert")) \
+            if validated.rows else 0
+        quarantine.save(conn, validated.rejected)
+    return n
+
+
+def sync(client: DeribitClient, conn: psycopg.Connection, currencies=("BTC", "ETH"),
+         kinds=("future", "option"), expired: bool = False) -> int:
+    """Fetch and upsert the listed instruments; returns rows inserted or changed."""
+    total = 0
+    for currency in currencies:
+        for kind in kinds:
+            total += upsert(conn, validate(fetch(client, currency, kind, expired)))
+    return total
