@@ -205,14 +205,23 @@ def main() -> None:
 
 def _register_optional() -> None:
     """Commands owned by other modules; a placeholder says so until the module exists."""
-    try:
-        from ingest.sim.cli import sim
-    except ImportError:
-        sim = _not_yet("sim", "Run the simulated Deribit exchange.")
-    cli.add_command(sim)
-    cli.add_command(_not_yet("backfill", "Backfill history: perpetuals|futures|options|funding|index|all."))
-    cli.add_command(_not_yet("run", "Live collection every minute (long-lived scheduler)."))
-    cli.add_command(_not_yet("status", "Freshness, gaps, jobs and storage per dataset."))
+    optional = [
+        ("ingest.sim.cli", "sim", cli, "sim", "Run the simulated Deribit exchange."),
+        ("ingest.backfill.cli", "backfill", cli, "backfill",
+         "Backfill history: perpetuals|futures|options|funding|index|all."),
+        ("ingest.live.cli", "run", cli, "run", "Live collection every minute (long-lived scheduler)."),
+        ("ingest.live.status_cli", "status", cli, "status", "Freshness, gaps, jobs and storage per dataset."),
+        ("ingest.policies", "apply_policies_command", db, "apply-policies",
+         "Re-apply compression and retention policies from the storage settings."),
+    ]
+    import importlib
+
+    for module, attr, group, name, help_text in optional:
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            command = _not_yet(name, help_text)
+        group.add_command(command, name)
 
 
 _register_optional()
