@@ -105,6 +105,7 @@ class EmbeddedServer:
         self.proc: subprocess.Popen | None = None
         self._log_file = None
         self._tmp_log: str | None = None
+        self._log_offset = 0
 
     @property
     def pid(self) -> int | None:
@@ -127,7 +128,9 @@ class EmbeddedServer:
         if not path:
             return ""
         try:
-            text = pathlib.Path(path).read_text(errors="replace")
+            with open(path, "rb") as f:
+                f.seek(self._log_offset)
+                text = f.read().decode(errors="replace")
         except OSError:
             return ""
         return "\n".join(text.strip().splitlines()[-lines:])
@@ -140,9 +143,11 @@ class EmbeddedServer:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = open(self.log_path, "ab")
+            self._log_offset = self._log_file.tell()
         else:
             fd, self._tmp_log = tempfile.mkstemp(prefix="embedded-pg-", suffix=".log")
             self._log_file = os.fdopen(fd, "wb")
+            self._log_offset = 0
         self.proc = subprocess.Popen(
             _command(self.port, data, self.host),
             cwd=EMBEDDED_DIR,
@@ -160,12 +165,13 @@ class EmbeddedServer:
         if not line.startswith("ready "):
             exited = self.proc.poll()
             if exited is None:
-                self.kill()
+                self.proc.kill()
+                self.proc.wait()
                 what = f"was not ready within {timeout:.0f} s"
             else:
-                self._cleanup()
                 what = f"exited with code {exited}"
             tail = self._stderr_tail()
+            self._cleanup()
             if "EADDRINUSE" in tail:
                 raise EmbeddedError(f"embedded TimescaleDB: port {self.port} on {self.host} is already in use")
             raise EmbeddedError(f"embedded TimescaleDB server {what} (port {self.port}, data {data})"

@@ -61,6 +61,8 @@ function parseArgs(argv) {
 }
 
 const log = (...a) => process.stderr.write(`[embedded-pg] ${a.join(' ')}\n`);
+const DEBUG = !!process.env.EMBEDDED_PG_DEBUG;
+const types = (buf) => [...backendMessages(buf)].map(([t]) => t).join('');
 
 // ---------------------------------------------------------------------------------------------
 // Protocol helpers
@@ -409,7 +411,8 @@ class Client {
       if (t === 'S' || t === 'Q') break;
     }
     const resp = await this.backend.exec(batch.length === 1 ? batch[0] : Buffer.concat(batch));
-    this.afterResponse(resp, false);
+    if (DEBUG) log(`client ${this.id}: sent ${batch.map((m) => String.fromCharCode(m[0])).join('')} got ${types(resp)}`);
+    this.afterResponse(resp, batch, false);
   }
 
   async stepCopy() {
@@ -431,12 +434,12 @@ class Client {
     this.copy = null;
     // The whole COPY in one call: PGlite reads it in COPY mode, which handles any size.
     const resp = await this.backend.exec(Buffer.concat([q, ...parts, end]));
-    this.afterResponse(resp, true);
+    this.afterResponse(resp, [q], true);
   }
 
   // Forward a PGlite response: drop DEBUG/LOG notices (and our already-sent CopyInResponse),
   // then release the backend if the transaction is over.
-  afterResponse(resp, stripCopyIn) {
+  afterResponse(resp, sent, stripCopyIn) {
     let keep = [];
     let dropped = false;
     for (const [t, s, e] of backendMessages(resp)) {
@@ -445,13 +448,11 @@ class Client {
       else keep.push(resp.subarray(s, e));
     }
     this.write(dropped ? Buffer.concat(keep) : resp);
-    const status = lastReadyStatus(resp);
-    if (status) {
-      this.midBatch = false;
-      if (status === 'I') this.backend.release(this);
-    } else {
-      this.midBatch = true;
-    }
+    // Still ours while a transaction is open or an extended-protocol batch awaits its Sync. (A lone
+    // Flush starts no batch: psycopg sends one after its pipeline's last Sync.)
+    if (lastReadyStatus(resp)) this.midBatch = false;
+    else if (sent.some((m) => m[0] !== 0x48 /* H */)) this.midBatch = true;
+    if (!this.midBatch && this.backend.status === 'I') this.backend.release(this);
   }
 
   // Prefix prepared statement / portal names (rule 4) and contain DEALLOCATE ALL to this client.

@@ -1,0 +1,353 @@
+"""The embedded TimescaleDB (PGlite behind our wire-protocol proxy), exercised through psycopg.
+
+Each test uses its own tables on a shared in-memory server; the restart tests start servers on
+temporary data directories.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from ingest.embedded import EmbeddedError, EmbeddedServer
+
+ROWS = 100_000
+
+
+@pytest.fixture(scope="module")
+def server():
+    with EmbeddedServer() as srv:
+        yield srv
+
+
+def connect(srv: EmbeddedServer, **kw) -> psycopg.Connection:
+    kw.setdefault("autocommit", True)
+    return psycopg.connect(srv.url, connect_timeout=10, **kw)
+
+
+def test_timescaledb_license_is_tsl(server):
+    with connect(server) as conn:
+        assert conn.execute("SHOW timescaledb.license").fetchone()[0] == "timescale"
+        assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+
+
+def test_numeric_12_6_round_trip(server):
+    values = [Decimal("123456.123456"), Decimal("-0.000001"), Decimal("999999.999999"), Decimal("0.500000")]
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE num_rt (id int, v NUMERIC(12,6))")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO num_rt VALUES (%s, %s)", list(enumerate(values)))
+        got = [r[0] for r in conn.execute("SELECT v FROM num_rt ORDER BY id")]
+        assert got == values
+        got_bin = [r[0] for r in conn.cursor(binary=True).execute("SELECT v FROM num_rt ORDER BY id")]
+        assert got_bin == values
+        assert conn.execute("SELECT sum(v) FROM num_rt").fetchone()[0] == sum(values)
+
+
+def test_copy_text_100k(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE copy_text (id bigint PRIMARY KEY, px numeric(12,6), name text)")
+        t0 = time.perf_counter()
+        with conn.cursor().copy("COPY copy_text (id, px, name) FROM STDIN") as copy:
+            for i in range(ROWS):
+                copy.write_row((i, Decimal(i) / 1000, f"n{i}\t\\x"))  # tabs/backslashes escaped
+        elapsed = time.perf_counter() - t0
+        print(f"COPY text: {ROWS / elapsed:,.0f} rows/s")
+        count, total, pxsum = conn.execute("SELECT count(*), sum(id), sum(px) FROM copy_text").fetchone()
+        assert count == ROWS
+        assert total == ROWS * (ROWS - 1) // 2
+        assert pxsum == Decimal(ROWS * (ROWS - 1) // 2) / 1000
+        assert conn.execute("SELECT name FROM copy_text WHERE id = 7").fetchone()[0] == "n7\t\\x"
+        # COPY TO STDOUT flows back through the proxy.
+        with conn.cursor().copy("COPY (SELECT id FROM copy_text ORDER BY id) TO STDOUT") as copy:
+            ids = [int(row[0]) for row in copy.rows()]
+        assert len(ids) == ROWS and ids[-1] == ROWS - 1
+
+
+def test_copy_binary_100k(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE copy_bin (ts timestamptz NOT NULL, id bigint, v double precision)")
+        conn.execute("SELECT create_hypertable('copy_bin', 'ts', chunk_time_interval => interval '1 day')")
+        with conn.cursor().copy("COPY copy_bin (ts, id, v) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["timestamptz", "int8", "float8"])
+            base = 1_700_000_000
+            from datetime import datetime, timezone
+
+            for i in range(ROWS):
+                copy.write_row((datetime.fromtimestamp(base + i * 3, timezone.utc), i, i * 0.5))
+        count, total, vsum, chunks = conn.execute(
+            "SELECT count(*), sum(id), sum(v), (SELECT count(*) FROM show_chunks('copy_bin')) FROM copy_bin"
+        ).fetchone()
+        assert count == ROWS
+        assert total == ROWS * (ROWS - 1) // 2
+        assert vsum == pytest.approx(0.5 * ROWS * (ROWS - 1) / 2)
+        assert chunks >= 3  # 300K seconds span several daily chunks
+
+
+def test_copy_error_is_reported_and_connection_usable(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE copy_err (id int)")
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            with conn.cursor().copy("COPY copy_err FROM STDIN") as copy:
+                copy.write(b"1\nnot-a-number\n")
+        assert conn.execute("SELECT count(*) FROM copy_err").fetchone()[0] == 0
+        assert conn.execute("SELECT 41 + 1").fetchone()[0] == 42
+
+
+def test_pool_four_threads_interleaved_transactions(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE pool_t (worker int, n int)")
+    per_worker = 40
+    errors: list[BaseException] = []
+
+    with ConnectionPool(server.url, min_size=4, max_size=4, open=True, timeout=30) as pool:
+
+        def work(w: int) -> None:
+            try:
+                for n in range(per_worker):
+                    with pool.connection() as conn, conn.transaction():
+                        conn.execute("INSERT INTO pool_t VALUES (%s, %s)", (w, n))
+                        conn.execute("INSERT INTO pool_t VALUES (%s, %s)", (w, -n))
+                        # inside the transaction we see exactly our own committed + pending rows
+                        mine = conn.execute("SELECT count(*) FROM pool_t WHERE worker = %s", (w,)).fetchone()[0]
+                        assert mine == 2 * (n + 1)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        with pool.connection() as conn:
+            rows = conn.execute("SELECT worker, count(*), sum(n) FROM pool_t GROUP BY worker ORDER BY 1").fetchall()
+    assert rows == [(w, 2 * per_worker, 0) for w in range(4)]
+
+
+def test_second_client_waits_for_open_transaction(server):
+    with connect(server) as a, connect(server) as b:
+        a.execute("CREATE TABLE wait_t (v int)")
+        done = {}
+
+        def other():
+            t0 = time.perf_counter()
+            b.execute("INSERT INTO wait_t VALUES (2)")
+            done["waited"] = time.perf_counter() - t0
+
+        with a.transaction():
+            a.execute("INSERT INTO wait_t VALUES (1)")
+            t = threading.Thread(target=other)
+            t.start()
+            time.sleep(0.7)
+            assert "waited" not in done  # b cannot run inside a's transaction
+        t.join(10)
+        assert done["waited"] >= 0.5
+        assert a.execute("SELECT sum(v) FROM wait_t").fetchone()[0] == 3
+
+
+def test_prepared_statements_from_two_connections_do_not_collide(server):
+    with connect(server, prepare_threshold=0) as c1, connect(server, prepare_threshold=0) as c2:
+        # both connections name their first statement _pg3_0, with different texts
+        for i in range(3):
+            assert c1.execute("SELECT %s::int + 1000", (i,)).fetchone()[0] == i + 1000
+            assert c2.execute("SELECT %s::text || '-c2'", (str(i),)).fetchone()[0] == f"{i}-c2"
+        # a DROP makes psycopg send DEALLOCATE ALL: it must not remove the other client's statements
+        c1.execute("CREATE TABLE prep_t (v int)")
+        c1.execute("DROP TABLE prep_t")
+        assert c2.execute("SELECT %s::text || '-c2'", ("x",)).fetchone()[0] == "x-c2"
+        assert c1.execute("SELECT %s::int + 1000", (5,)).fetchone()[0] == 1005
+        prepared = "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s"
+        c1_text = "SELECT $1::int + 1000"
+        assert c2.execute(prepared, (c1_text,), prepare=False).fetchone()[0] == 1
+    # closing a connection deallocates its statements
+    with connect(server) as c3:
+        assert c3.execute(prepared, (c1_text,)).fetchone()[0] == 0
+
+
+def test_executemany(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE em_t (id int PRIMARY KEY, label text)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO em_t VALUES (%s, %s)", [(i, "x" * (i % 50)) for i in range(3000)])
+        assert conn.execute("SELECT count(*), sum(id), sum(length(label)) FROM em_t").fetchone() == (
+            3000,
+            sum(range(3000)),
+            sum(i % 50 for i in range(3000)),
+        )
+
+
+def test_pipeline(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE pipe_t (id int, v text)")
+        with conn.pipeline():
+            for i in range(50):
+                conn.execute("INSERT INTO pipe_t VALUES (%s, %s)", (i, f"v{i}"))
+            cur = conn.execute("SELECT count(*), max(id) FROM pipe_t")
+            cur2 = conn.execute("SELECT v FROM pipe_t WHERE id = %s", (42,))
+        assert cur.fetchone() == (50, 49)
+        assert cur2.fetchone() == ("v42",)
+        # an error in a pipeline is reported, and the connection keeps working
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            with conn.pipeline():
+                conn.execute("INSERT INTO pipe_t VALUES (1000, 'a')")
+                conn.execute("SELECT * FROM no_such_table")
+        assert conn.execute("SELECT count(*) FROM pipe_t").fetchone()[0] in (50, 51)
+        assert conn.execute("SELECT 1").fetchone()[0] == 1
+
+
+def test_debug_notices_do_not_reach_the_client(server):
+    notices: list[tuple[str, str]] = []
+    with connect(server) as conn:
+        conn.add_notice_handler(lambda d: notices.append((d.severity_nonlocalized, d.message_primary)))
+        conn.execute("CREATE TABLE notice_t (ts timestamptz NOT NULL, v int)")
+        conn.execute("SELECT create_hypertable('notice_t', 'ts')")
+        conn.execute("INSERT INTO notice_t SELECT now() - i * interval '1 hour', i FROM generate_series(1, 100) i")
+        conn.execute("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$")
+    assert ("NOTICE", "hello from plpgsql") in notices
+    assert not [n for n in notices if n[0].startswith(("DEBUG", "LOG"))], notices
+
+
+def test_hypertable_compression(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE comp_t (ts timestamptz NOT NULL, sym text, px numeric(12,6))")
+        conn.execute("SELECT create_hypertable('comp_t', 'ts', chunk_time_interval => interval '1 day')")
+        conn.execute(
+            "INSERT INTO comp_t SELECT timestamptz '2024-01-01' + i * interval '1 minute', "
+            "'S' || (i % 3), i / 1000.0 FROM generate_series(0, 5999) i"
+        )
+        before = conn.execute("SELECT count(*), sum(px) FROM comp_t").fetchone()
+        conn.execute(
+            "ALTER TABLE comp_t SET (timescaledb.compress, timescaledb.compress_segmentby = 'sym', "
+            "timescaledb.compress_orderby = 'ts')"
+        )
+        n = conn.execute("SELECT count(compress_chunk(c)) FROM show_chunks('comp_t') c").fetchone()[0]
+        assert n >= 4
+        compressed = conn.execute(
+            "SELECT count(*) FILTER (WHERE is_compressed), count(*) FROM timescaledb_information.chunks "
+            "WHERE hypertable_name = 'comp_t'"
+        ).fetchone()
+        assert compressed == (n, n)
+        assert conn.execute("SELECT count(*), sum(px) FROM comp_t").fetchone() == before
+
+
+def test_client_killed_mid_copy_leaves_no_rows(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE killed_copy (id int, payload text)")
+    child = textwrap.dedent(
+        f"""
+        import sys, time, psycopg
+        conn = psycopg.connect({server.url!r}, autocommit=True)
+        with conn.cursor().copy("COPY killed_copy FROM STDIN") as copy:
+            for i in range(50_000):
+                copy.write_row((i, "x" * 20))
+            time.sleep(0.5)  # let psycopg's writer push the data out
+            print("copying", flush=True)
+            time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "copying"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    t0 = time.perf_counter()
+    with connect(server) as conn:
+        assert conn.execute("SELECT count(*) FROM killed_copy").fetchone()[0] == 0
+        conn.execute("INSERT INTO killed_copy VALUES (1, 'after')")
+        assert conn.execute("SELECT count(*) FROM killed_copy").fetchone()[0] == 1
+    assert time.perf_counter() - t0 < 5  # the dead client does not hold the backend
+
+
+def test_port_taken_raises_clear_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(EmbeddedError, match=f"port {port}.*already in use"):
+            EmbeddedServer(port=port).start(timeout=30)
+
+
+def _make_timeseries(conn: psycopg.Connection) -> None:
+    conn.execute("CREATE TABLE ticks (ts timestamptz NOT NULL, sym text NOT NULL, px numeric(12,6))")
+    conn.execute("SELECT create_hypertable('ticks', 'ts', chunk_time_interval => interval '1 day')")
+    conn.execute(
+        "INSERT INTO ticks SELECT timestamptz '2024-01-01' + i * interval '1 minute', 'BTC', 100 + i / 1000.0 "
+        "FROM generate_series(0, 2879) i"
+    )
+    conn.execute(
+        "CREATE MATERIALIZED VIEW ticks_hourly WITH (timescaledb.continuous) AS "
+        "SELECT time_bucket('1 hour', ts) AS bucket, sym, count(*) AS n, avg(px) AS px "
+        "FROM ticks GROUP BY bucket, sym WITH DATA"
+    )
+    conn.execute(
+        "SELECT add_continuous_aggregate_policy('ticks_hourly', start_offset => NULL, "
+        "end_offset => interval '1 hour', schedule_interval => interval '1 hour')"
+    )
+    conn.execute("ALTER TABLE ticks SET (timescaledb.compress, timescaledb.compress_segmentby = 'sym')")
+    conn.execute("SELECT add_compression_policy('ticks', compress_after => interval '7 days')")
+
+
+def test_restart_keeps_data_continuous_aggregate_and_jobs(tmp_path):
+    data = tmp_path / "pgdata"
+    with EmbeddedServer(data=data) as srv, connect(srv) as conn:
+        _make_timeseries(conn)
+        assert conn.execute("SELECT count(*) FROM ticks_hourly").fetchone()[0] == 48
+
+    with EmbeddedServer(data=data) as srv, connect(srv) as conn:
+        assert conn.execute("SELECT count(*), sum(px) FROM ticks").fetchone() == (
+            2880,
+            Decimal(2880 * 100) + Decimal(2879 * 2880 // 2) / 1000,
+        )
+        assert conn.execute("SELECT count(*), sum(n) FROM ticks_hourly").fetchone() == (48, 2880)
+        jobs = dict(
+            conn.execute(
+                "SELECT proc_name, job_id FROM timescaledb_information.jobs WHERE job_id >= 1000"
+            ).fetchall()
+        )
+        assert set(jobs) == {"policy_refresh_continuous_aggregate", "policy_compression"}
+        # inserting into the hypertable works after a restart (needs LOAD 'timescaledb')
+        conn.execute(
+            "INSERT INTO ticks SELECT timestamptz '2024-01-03' + i * interval '1 minute', 'ETH', 1 "
+            "FROM generate_series(0, 119) i"
+        )
+        conn.execute("CALL run_job(%s)", (jobs["policy_refresh_continuous_aggregate"],))
+        assert conn.execute("SELECT count(*), sum(n) FROM ticks_hourly").fetchone() == (50, 3000)
+        conn.execute("CALL run_job(%s)", (jobs["policy_compression"],))
+        assert conn.execute(
+            "SELECT bool_and(is_compressed) FROM timescaledb_information.chunks WHERE hypertable_name = 'ticks'"
+        ).fetchone()[0]
+
+
+def test_sigkill_keeps_committed_data(tmp_path):
+    data = tmp_path / "pgdata"
+    srv = EmbeddedServer(data=data).start()
+    try:
+        with connect(srv) as conn:
+            conn.execute("CREATE TABLE crash_t (id int)")
+            conn.execute("INSERT INTO crash_t SELECT generate_series(1, 1000)")
+            with conn.transaction():
+                conn.execute("INSERT INTO crash_t VALUES (5000)")
+        pending = connect(srv, autocommit=False)
+        pending.execute("INSERT INTO crash_t VALUES (9999)")  # never committed
+    finally:
+        srv.kill()
+    pending.close()
+
+    with EmbeddedServer(data=data) as srv, connect(srv) as conn:
+        assert conn.execute("SELECT count(*), sum(id) FROM crash_t").fetchone() == (1001, 500500 + 5000)
+        conn.execute("INSERT INTO crash_t VALUES (1)")
+        assert conn.execute("SELECT count(*) FROM crash_t").fetchone()[0] == 1002
