@@ -219,7 +219,10 @@ def _register_optional() -> None:
     for module, attr, group, name, help_text in optional:
         try:
             command = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
+        except ModuleNotFoundError as exc:
+            # only "this module does not exist yet"; an import error inside it must surface
+            if exc.name is None or not module.startswith(exc.name):
+                raise
             command = _not_yet(name, help_text)
         group.add_command(command, name)
 
