@@ -210,12 +210,51 @@ def test_debug_notices_do_not_reach_the_client(server):
     notices: list[tuple[str, str]] = []
     with connect(server) as conn:
         conn.add_notice_handler(lambda d: notices.append((d.severity_nonlocalized, d.message_primary)))
-        conn.execute("CREATE TABLE notice_t (ts timestamptz NOT NULL, v int)")
-        conn.execute("SELECT create_hypertable('notice_t', 'ts')")
-        conn.execute("INSERT INTO notice_t SELECT now() - i * interval '1 hour', i FROM generate_series(1, 100) i")
-        conn.execute("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$")
+        # PGlite's own default (the server sets notice at start; RESET would bring this back)
+        conn.execute("SET client_min_messages = debug3")
+        try:
+            conn.execute("CREATE TABLE notice_t (ts timestamptz NOT NULL, v int)")
+            conn.execute("SELECT create_hypertable('notice_t', 'ts')")
+            conn.execute("INSERT INTO notice_t SELECT now() - i * interval '1 hour', i FROM generate_series(1, 99) i")
+            conn.execute("SELECT count(*) FROM notice_t WHERE v > %s", (5,))
+            conn.execute("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$")
+        finally:
+            conn.execute("SET client_min_messages = notice")
     assert ("NOTICE", "hello from plpgsql") in notices
     assert not [n for n in notices if n[0].startswith(("DEBUG", "LOG"))], notices
+
+
+def test_messages_larger_than_8k(server):
+    big = "x" * 100_000
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE big_t (id int, body text)")
+        # a Bind of ~100 KB, alone and amid a batch of small messages (executemany pipelines them)
+        conn.execute("INSERT INTO big_t VALUES (%s, %s)", (1, big))
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO big_t VALUES (%s, %s)", [(i, big if i % 7 == 0 else "s") for i in range(2, 60)])
+        # a simple Query of ~100 KB
+        conn.execute(f"INSERT INTO big_t VALUES (100, '{big}')".encode())
+        assert conn.execute("SELECT count(*), sum(length(body)) FROM big_t").fetchone() == (
+            60,
+            100_000 * (2 + len([i for i in range(2, 60) if i % 7 == 0])) + len([i for i in range(2, 60) if i % 7]),
+        )
+        assert conn.execute("SELECT body FROM big_t WHERE id = 1").fetchone()[0] == big
+
+
+def test_idle_transaction_blocks_others_until_lock_timeout(monkeypatch):
+    monkeypatch.setenv("EMBEDDED_PG_LOCK_TIMEOUT_MS", "1000")
+    with EmbeddedServer() as srv, connect(srv) as holder, connect(srv) as other:
+        holder.execute("CREATE TABLE lock_t (v int)")
+        with holder.transaction():
+            holder.execute("INSERT INTO lock_t VALUES (1)")
+            t0 = time.perf_counter()
+            with pytest.raises(psycopg.errors.LockNotAvailable, match="one transaction at a time"):
+                other.execute("SELECT count(*) FROM lock_t")
+            assert 0.9 < time.perf_counter() - t0 < 5
+            with pytest.raises(psycopg.errors.LockNotAvailable):  # extended protocol too
+                other.execute("SELECT count(*) FROM lock_t WHERE v = %s", (1,))
+        # once the holder commits, the other connection works again
+        assert other.execute("SELECT count(*) FROM lock_t WHERE v = %s", (1,)).fetchone()[0] == 1
 
 
 def test_hypertable_compression(server):
