@@ -168,9 +168,8 @@ def db_status(as_json: bool) -> None:
 
 def _run_db(fn, settings):
     """Run a database action; turn connection failures into one clean line with no password."""
-    import sqlalchemy.exc
-
     import psycopg
+    import sqlalchemy.exc
 
     from ingest.config import redact_dsn
     from ingest.db import DatabaseError

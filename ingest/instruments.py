@@ -48,7 +48,9 @@ def validate(items: Iterable[Any], source: str = "exchange") -> Validated:
                                          if isinstance(item, dict) else None,
                                          "instrument lacks name, kind or base currency", json_safe(item)))
             continue
-        num = lambda k: item.get(k) if is_number(item.get(k)) else None  # noqa: E731
+        def num(key: str, item: dict = item):
+            return item[key] if is_number(item.get(key)) else None
+
         out.rows.append((
             item["instrument_name"], item["kind"], item["base_currency"], item.get("quote_currency"),
             item.get("settlement_currency"), item.get("settlement_period"),

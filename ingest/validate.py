@@ -93,7 +93,7 @@ def chart_candles(dataset: str, instrument: str, result: Any, start_ms: int, end
         return out
     arrays = [result.get(f) for f in CHART_FIELDS]
     if any(not isinstance(a, list) for a in arrays):
-        missing = [f for f, a in zip(CHART_FIELDS, arrays) if not isinstance(a, list)]
+        missing = [f for f, a in zip(CHART_FIELDS, arrays, strict=True) if not isinstance(a, list)]
         out.rejected.append(Rejected(dataset, instrument, f"arrays missing or null: {', '.join(missing)}",
                                      json_safe(result)))
         return out
@@ -102,7 +102,7 @@ def chart_candles(dataset: str, instrument: str, result: Any, start_ms: int, end
         out.rejected.append(Rejected(dataset, instrument, "arrays of different lengths", json_safe(result)))
         return out
     append, reject = out.rows.append, out.rejected.append
-    for t, o, h, low, c, v, cost in zip(*arrays):
+    for t, o, h, low, c, v, cost in zip(*arrays, strict=True):
         if not isinstance(t, int) or isinstance(t, bool):
             reason = "tick is not an integer"
         elif t < start_ms or t > end_ms:

@@ -15,7 +15,7 @@ from .conftest import wipe
 
 def snapshot(conn: psycopg.Connection) -> dict:
     """Everything user-visible in the public schema, independent of generated ids and oids."""
-    q = lambda sql: sorted(tuple(r) for r in conn.execute(sql))  # noqa: E731
+    q = lambda sql: sorted(tuple(r) for r in conn.execute(sql))
     return {
         "columns": q("""
             SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
