@@ -465,7 +465,7 @@ class Client {
 
   // Prefix prepared statement / portal names (rule 4) and contain DEALLOCATE ALL to this client.
   rewrite(t, m) {
-    const p = (name) => name;
+    const p = (name) => (name === '' ? '' : this.prefix + name);
     if (t === 'P') {
       // Parse: name, query, nparams, oids
       const [name, o1] = readCStr(m, 5);
