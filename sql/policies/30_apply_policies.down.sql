@@ -1,0 +1,1 @@
+SELECT remove_storage_policies();

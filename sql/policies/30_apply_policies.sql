@@ -1,0 +1,2 @@
+-- Create the refresh, compression and retention jobs from storage_settings.
+SELECT * FROM apply_storage_policies();

@@ -1,0 +1,3 @@
+DROP VIEW IF EXISTS futures_term_structure;
+DROP VIEW IF EXISTS futures_basis_1h;
+DROP VIEW IF EXISTS futures_basis_1m;

@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS funding_rates_daily;
