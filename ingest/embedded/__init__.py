@@ -19,7 +19,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 
 __all__ = ["EMBEDDED_DIR", "EmbeddedError", "EmbeddedServer", "ensure_installed", "serve_foreground"]
 
@@ -173,7 +172,9 @@ class EmbeddedServer:
             tail = self._stderr_tail()
             self._cleanup()
             if "EADDRINUSE" in tail:
-                raise EmbeddedError(f"embedded TimescaleDB: port {self.port} on {self.host} is already in use")
+                raise EmbeddedError(
+                    f"embedded TimescaleDB: port {self.port} on {self.host} is already in use"
+                )
             raise EmbeddedError(f"embedded TimescaleDB server {what} (port {self.port}, data {data})"
                                 + (f"; its stderr ends with:\n{tail}" if tail else ""))
         fields = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
