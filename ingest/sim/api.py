@@ -1,0 +1,638 @@
+"""Deribit public JSON-RPC methods of the simulated exchange (transport-independent).
+
+``Exchange(market, config).call(method, params, host, now_ms)`` returns the ``result`` or raises
+:class:`RpcError`.  ``host`` is ``"www"`` (www.deribit.com) or ``"history"`` (history.deribit.com).
+``params`` values are strings (from a query string) or JSON values (from a POST body).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest import deribit_calendar as cal
+from ingest.sim.market import (
+    CURRENCIES, DAY_MS, DVOL_START_MS, HOUR_MS, MIN_MS, RESOLUTIONS, T0_MS, YEAR_MS, Instrument, Market,
+    _CUR, _rng, day_of, day_start, round_to_tick,
+)
+
+KINDS = ("future", "option", "spot", "future_combo", "option_combo")
+INDEX_NAMES = {"btc_usd": "BTC", "eth_usd": "ETH"}
+VERSION = "1.2.26"
+HISTORY_METHODS = {"get_tradingview_chart_data", "get_last_trades_by_instrument",
+                   "get_last_trades_by_instrument_and_time", "get_last_trades_by_currency",
+                   "get_last_trades_by_currency_and_time", "get_time", "test", "status"}
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str, data: dict | None = None):
+        super().__init__(message)
+        self.code, self.message, self.data = code, message, data
+
+    def body(self) -> dict:
+        err = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            err["data"] = self.data
+        return err
+
+
+def invalid(param: str, reason: str = "wrong format") -> RpcError:
+    return RpcError(-32602, "Invalid params", {"reason": reason, "param": param})
+
+
+@dataclass
+class ApiConfig:
+    expired_window_days: float = 30.0   # get_instruments expired=true shows instruments expired this recently
+    archive_after_days: float = 7.0     # www answers "instrument not found" this long after expiry
+    lower_bound_exclusive: bool = True  # chart data: a candle exactly at start_timestamp is left out
+    chart_limit: int = 5000
+    funding_limit: int = 744
+    www_trades_window_ms: int = DAY_MS  # by_currency_and_time on www reaches back this far
+
+
+class P:
+    """Parameter access with Deribit-style validation errors."""
+
+    def __init__(self, params: dict):
+        self.p = params
+
+    def has(self, name):
+        return self.p.get(name) not in (None, "")
+
+    def str(self, name, default=None, required=False, choices=None):
+        v = self.p.get(name)
+        if v is None or v == "":
+            if required:
+                raise invalid(name, "missing")
+            return default
+        if not isinstance(v, str):
+            raise invalid(name)
+        if choices is not None and v not in choices:
+            raise invalid(name)
+        return v
+
+    def int(self, name, default=None, required=False, lo=None, hi=None):
+        v = self.p.get(name)
+        if v is None or v == "":
+            if required:
+                raise invalid(name, "missing")
+            return default
+        if isinstance(v, bool):
+            raise invalid(name)
+        if isinstance(v, str):
+            s = v.strip()
+            if not (s.isdigit() or (s.startswith("-") and s[1:].isdigit())):
+                raise invalid(name)
+            v = int(s)
+        elif isinstance(v, float):
+            if not v.is_integer():
+                raise invalid(name)
+            v = int(v)
+        elif not isinstance(v, int):
+            raise invalid(name)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise invalid(name, "value out of range" if hi is not None else "wrong format")
+        return v
+
+    def bool(self, name, default=False):
+        v = self.p.get(name)
+        if v is None or v == "":
+            return default
+        if isinstance(v, bool):
+            return v
+        if v == "true":
+            return True
+        if v == "false":
+            return False
+        raise invalid(name)
+
+
+def _b58(data: bytes) -> str:
+    return base64.b32encode(data).decode().rstrip("=").lower()
+
+
+def _unb58(text: str) -> bytes:
+    pad = "=" * (-len(text) % 8)
+    return base64.b32decode(text.upper() + pad)
+
+
+class Exchange:
+    def __init__(self, market: Market, config: ApiConfig | None = None):
+        self.m = market
+        self.cfg = config or ApiConfig()
+
+    # ---------------------------------------------------------------- dispatch
+    def call(self, method: str, params: dict, host: str, now_ms: int):
+        fn = getattr(self, "m_" + method, None)
+        if fn is None or (host == "history" and method not in HISTORY_METHODS):
+            raise RpcError(-32601, "Method not found")
+        return fn(P(params), host, now_ms)
+
+    # ---------------------------------------------------------------- helpers
+    def _currency(self, p: P, allow_any=True, required=True) -> list[str]:
+        c = p.str("currency", required=required)
+        if c is None:
+            return []
+        if c in CURRENCIES:
+            return [c]
+        if c == "any" and allow_any:
+            return list(CURRENCIES)
+        if c in ("USDC", "USDT", "EURR"):
+            return []
+        raise invalid("currency")
+
+    def _instrument(self, p: P, host: str, now_ms: int, name_param="instrument_name") -> Instrument:
+        name = p.str(name_param, required=True)
+        inst = self.m.instrument(name)
+        if inst is None or inst.creation_ms > now_ms:
+            raise invalid(name_param, "instrument not found")
+        if host == "www" and now_ms >= inst.expiration_ms + self.cfg.archive_after_days * DAY_MS:
+            raise invalid(name_param, "instrument not found")
+        return inst
+
+    # ---------------------------------------------------------------- utility
+    def m_get_time(self, p, host, now):
+        return now
+
+    def m_test(self, p, host, now):
+        p.str("expected_result")
+        return {"version": VERSION}
+
+    def m_status(self, p, host, now):
+        return {"locked": "false", "locked_indices": []}
+
+    # ---------------------------------------------------------------- instruments
+    def _instrument_item(self, i: Instrument, now: int) -> dict:
+        p = _CUR[i.currency]
+        d = {
+            "instrument_name": i.name, "instrument_id": i.instrument_id, "kind": i.kind,
+            "base_currency": i.currency, "quote_currency": "USD" if i.kind == "future" else i.currency,
+            "counter_currency": "USD", "settlement_currency": i.currency,
+            "settlement_period": i.settlement_period, "creation_timestamp": i.creation_ms,
+            "expiration_timestamp": i.expiration_ms, "is_active": i.alive(now),
+            "state": "open" if i.alive(now) else "settled",
+            "tick_size": i.tick_size, "contract_size": i.contract_size, "min_trade_amount": i.min_trade_amount,
+            "instrument_type": "reversed", "price_index": p["index"], "rfq": False,
+            "block_trade_commission": 0.0003, "block_trade_min_trade_amount": 25 if i.kind == "option" else 200000,
+            "block_trade_tick_size": 0.0001 if i.kind == "option" else 0.01,
+        }
+        if i.kind == "option":
+            d.update(strike=i.strike, option_type=i.option_type, maker_commission=0.0003, taker_commission=0.0003,
+                     tick_size_steps=[{"above_price": 0.005, "tick_size": 0.0005}])
+        else:
+            d.update(maker_commission=0.0 if i.is_perpetual else -0.0001, taker_commission=0.0005,
+                     max_leverage=50, max_liquidation_commission=0.0075, future_type="reversed",
+                     tick_size_steps=[])
+        return d
+
+    def m_get_instruments(self, p, host, now):
+        curs = self._currency(p)
+        kind = p.str("kind", choices=KINDS)
+        expired = p.bool("expired")
+        out = []
+        for c in curs:
+            if kind in ("spot", "future_combo", "option_combo"):
+                continue
+            for i in self.m.list_instruments(c, kind, now, expired, int(self.cfg.expired_window_days * DAY_MS)):
+                out.append(self._instrument_item(i, now))
+        return out
+
+    # ---------------------------------------------------------------- chart data
+    def m_get_tradingview_chart_data(self, p, host, now):
+        inst = self._instrument(p, host, now)
+        start = p.int("start_timestamp", required=True)
+        end = p.int("end_timestamp", required=True)
+        res = p.str("resolution", required=True)
+        if res not in RESOLUTIONS:
+            raise invalid("resolution")
+        c = self.m.candles(inst, start, end, res, now, self.cfg.lower_bound_exclusive, self.cfg.chart_limit)
+        c["status"] = "ok" if len(c["ticks"]) else "no_data"
+        return c
+
+    # ---------------------------------------------------------------- funding
+    def _perp(self, p, host, now) -> Instrument:
+        inst = self._instrument(p, host, now)
+        if not inst.is_perpetual:
+            raise invalid("instrument_name", "instrument is not perpetual")
+        return inst
+
+    def m_get_funding_rate_history(self, p, host, now):
+        inst = self._perp(p, host, now)
+        start = p.int("start_timestamp", required=True)
+        end = p.int("end_timestamp", required=True)
+        return self.m.funding(inst.currency, start, end, now, self.cfg.funding_limit)
+
+    def m_get_funding_rate_value(self, p, host, now):
+        inst = self._perp(p, host, now)
+        start = p.int("start_timestamp", required=True)
+        end = p.int("end_timestamp", required=True)
+        rows = self.m.funding(inst.currency, start, end, now, None)
+        return round(sum(r["interest_1h"] for r in rows), 10)
+
+    # ---------------------------------------------------------------- index
+    def _index(self, p) -> str:
+        name = p.str("index_name", required=True)
+        if name not in INDEX_NAMES:
+            raise invalid("index_name")
+        return INDEX_NAMES[name]
+
+    def m_get_index_price(self, p, host, now):
+        c = self._index(p)
+        px = round(self.m.index_price(c, now), 2)
+        return {"index_price": px, "estimated_delivery_price": px}
+
+    _RANGES = {"1h": (HOUR_MS, MIN_MS), "1d": (DAY_MS, MIN_MS), "2d": (2 * DAY_MS, 5 * MIN_MS),
+               "1m": (30 * DAY_MS, HOUR_MS), "1y": (365 * DAY_MS, DAY_MS), "all": (None, DAY_MS)}
+
+    def m_get_index_chart_data(self, p, host, now):
+        c = self._index(p)
+        rng = p.str("range", required=True)
+        if rng not in self._RANGES:
+            raise invalid("range")
+        span, step = self._RANGES[rng]
+        last = (now // step) * step
+        first = T0_MS if span is None else last - span
+        first = max(-(-first // step) * step, T0_MS)
+        ts = np.arange(first, last + 1, step, dtype=np.int64)
+        px = np.round(self.m.index_series(c, ts), 2)
+        return [[int(t), float(v)] for t, v in zip(ts, px)]
+
+    def m_get_delivery_prices(self, p, host, now):
+        c = self._index(p)
+        offset = p.int("offset", 0, lo=0)
+        count = p.int("count", 10, lo=1, hi=1000)
+        last_day = day_of(now - 8 * HOUR_MS)  # newest day whose 08:00 has passed
+        total = last_day + 1
+        out = []
+        for d in range(last_day - offset, max(last_day - offset - count, -1), -1):
+            out.append({"date": cal.from_ms(day_start(d)).strftime("%Y-%m-%d"),
+                        "delivery_price": self.m.delivery_price(c, d)})
+        return {"data": out, "records_total": total}
+
+    def m_get_volatility_index_data(self, p, host, now):
+        c = self._currency(p, allow_any=False)
+        if not c:
+            raise invalid("currency")
+        start = p.int("start_timestamp", required=True)
+        end = p.int("end_timestamp", required=True)
+        res = p.str("resolution", required=True)
+        res_ms = {"1": 1000, "60": MIN_MS, "3600": HOUR_MS, "43200": 12 * HOUR_MS, "1D": DAY_MS}.get(res)
+        if res_ms is None:
+            raise invalid("resolution")
+        lo = max(start, DVOL_START_MS)
+        hi = min(end, now)
+        first = -(-lo // res_ms) * res_ms
+        last = (hi // res_ms) * res_ms
+        if last < first:
+            return {"data": [], "continuation": None}
+        limit = 1000
+        cont = None
+        if (last - first) // res_ms + 1 > limit:
+            first = last - (limit - 1) * res_ms
+            cont = first - res_ms
+            if cont < lo:
+                cont = None
+        ticks = np.arange(first, last + 1, res_ms, dtype=np.int64)
+        sub = min(res_ms, HOUR_MS) if res_ms > MIN_MS else res_ms
+        k = max(1, res_ms // sub)
+        grid = (ticks[:, None] + np.arange(k + 1, dtype=np.int64)[None, :] * (res_ms // k)).ravel()
+        vals = self.m.dvol_value(c[0], np.minimum(grid, now)).reshape(len(ticks), k + 1)
+        o, cl = vals[:, 0], vals[:, -1]
+        h, l_ = vals.max(axis=1), vals.min(axis=1)
+        data = [[int(t), float(a), float(b), float(x), float(y)] for t, a, b, x, y in zip(ticks, o, h, l_, cl)]
+        return {"data": data, "continuation": cont}
+
+    # ---------------------------------------------------------------- tickers, books
+    def _stats(self, inst: Instrument, now: int) -> dict:
+        t = self.m.trades(inst, now - DAY_MS + 1, now, now)
+        if len(t["price"]) == 0:
+            return {"volume": None if inst.kind == "option" else 0.0, "low": None, "high": None,
+                    "price_change": None, "volume_usd": 0.0}
+        price, amount = t["price"], t["amount"]
+        if inst.kind == "option":
+            vol = float(amount.sum())
+            vol_usd = float((amount * t["index"]).sum())
+        else:
+            vol = float((amount / price).sum())
+            vol_usd = float(amount.sum())
+        chg = (price[-1] / price[0] - 1) * 100
+        return {"volume": round(vol, 8), "low": float(price.min()), "high": float(price.max()),
+                "price_change": round(float(chg), 4), "volume_usd": round(vol_usd, 2)}
+
+    def _last_price(self, inst: Instrument, now: int) -> float | None:
+        d = day_of(min(now, inst.expiration_ms - 1))
+        first = day_of(inst.creation_ms)
+        while d >= first:
+            t = self.m.day_trades(inst, d)
+            k = int(np.searchsorted(t["ts"], now, side="right"))
+            if k > 0:
+                return float(t["price"][k - 1])
+            d -= 1
+        return None
+
+    def _open_interest(self, inst: Instrument, now: int) -> float:
+        h = now // HOUR_MS
+        r = _rng(self.m.seed, "oi", inst.name, h).random()
+        if inst.is_perpetual:
+            return round(_CUR[inst.currency]["oi_perp"] * (0.8 + 0.4 * r), 0)
+        if inst.kind == "future":
+            return round(_CUR[inst.currency]["oi_perp"] * 0.1 * (0.5 + r), 0)
+        return round(10 + 2000 * r * inst.rate / 0.03, 1)
+
+    def _ticker(self, inst: Instrument, now: int, book: bool, depth: int = 20) -> dict:
+        idx = round(self.m.index_price(inst.currency, min(now, inst.expiration_ms)), 2)
+        expired = now >= inst.expiration_ms
+        last = self._last_price(inst, now)
+        d: dict = {"instrument_name": inst.name, "timestamp": now, "state": "closed" if expired else "open",
+                   "index_price": idx, "estimated_delivery_price": idx, "last_price": last,
+                   "open_interest": 0.0 if expired else self._open_interest(inst, now),
+                   "stats": self._stats(inst, now)}
+        settle_ts = day_start(day_of(now - 8 * HOUR_MS)) + 8 * HOUR_MS
+        if inst.kind == "option":
+            q = self.m.option_quote(inst, now)
+            rng = _rng(self.m.seed, "book", inst.name, now // 1000)
+            d.update(mark_price=q["mark_price"], mark_iv=q["mark_iv"], bid_iv=q["bid_iv"], ask_iv=q["ask_iv"],
+                     underlying_price=q["underlying_price"], underlying_index=self.m.underlying_index(inst),
+                     interest_rate=0.0, greeks=q["greeks"], best_bid_price=q["bid_price"],
+                     best_ask_price=q["ask_price"],
+                     best_bid_amount=float(round(inst.min_trade_amount * rng.integers(1, 200), 1)) if q["bid_price"] else 0.0,
+                     best_ask_amount=float(round(inst.min_trade_amount * rng.integers(1, 200), 1)),
+                     settlement_price=None if settle_ts <= inst.creation_ms else round(
+                         self.m.fair_price(inst, settle_ts), 8))
+            mark, tick = q["mark_price"], 0.0001
+            bid, ask = q["bid_price"], q["ask_price"]
+        else:
+            fair = self.m.fair_price(inst, min(now, inst.expiration_ms))
+            mark = float(round_to_tick(fair, inst.tick_size / 10 if inst.tick_size >= 0.5 else 0.01))
+            if expired:
+                mark = idx
+            tick = inst.tick_size
+            half = max(tick, float(round_to_tick(fair * 0.0001, tick)))
+            bid = float(round_to_tick(fair - half, tick))
+            ask = float(round_to_tick(fair + half, tick))
+            rng = _rng(self.m.seed, "book", inst.name, now // 1000)
+            d.update(mark_price=mark, best_bid_price=bid, best_ask_price=ask,
+                     best_bid_amount=float(inst.min_trade_amount * rng.integers(1, 5000)),
+                     best_ask_amount=float(inst.min_trade_amount * rng.integers(1, 5000)),
+                     min_price=float(round_to_tick(fair * 0.97, tick)), max_price=float(round_to_tick(fair * 1.03, tick)),
+                     settlement_price=None if settle_ts <= inst.creation_ms else float(
+                         round_to_tick(self.m.fair_price(inst, settle_ts), tick)))
+            if inst.is_perpetual:
+                rows = self.m.funding(inst.currency, now - 8 * HOUR_MS, now, now, 8)
+                d["funding_8h"] = rows[-1]["interest_8h"] if rows else 0.0
+                prem = self.m.premium(inst.currency, now)
+                d["current_funding"] = round(prem - max(-0.0005, min(0.0005, prem)), 10)
+                d["interest_value"] = round(sum(r["interest_1h"] for r in rows), 10)
+        if book:
+            rng = _rng(self.m.seed, "levels", inst.name, now // 1000)
+            bids, asks = [], []
+            if bid:
+                bids = [[float(round_to_tick(bid - i * tick, tick)), float(inst.min_trade_amount * rng.integers(1, 500))]
+                        for i in range(depth) if bid - i * tick > 0]
+            asks = [[float(round_to_tick(ask + i * tick, tick)), float(inst.min_trade_amount * rng.integers(1, 500))]
+                    for i in range(depth)]
+            d.update(bids=bids, asks=asks, change_id=int(now // 1000) * 7 + inst.instrument_id % 7)
+        return d
+
+    def m_ticker(self, p, host, now):
+        inst = self._instrument(p, host, now)
+        return self._ticker(inst, now, False)
+
+    def m_get_order_book(self, p, host, now):
+        inst = self._instrument(p, host, now)
+        depth = p.int("depth", 20)
+        if depth not in (1, 5, 10, 20, 50, 100, 1000, 10000):
+            raise invalid("depth")
+        return self._ticker(inst, now, True, min(depth, 100))
+
+    def m_get_order_book_by_instrument_id(self, p, host, now):
+        iid = p.int("instrument_id", required=True)
+        for c in CURRENCIES:
+            for i in self.m.list_instruments(c, None, now):
+                if i.instrument_id == iid:
+                    return self._ticker(i, now, True, min(p.int("depth", 20), 100))
+        raise invalid("instrument_id", "instrument not found")
+
+    def m_get_book_summary_by_currency(self, p, host, now):
+        curs = self._currency(p, allow_any=False)
+        kind = p.str("kind", choices=KINDS)
+        out = []
+        for c in curs:
+            if kind in ("spot", "future_combo", "option_combo"):
+                continue
+            for i in self.m.list_instruments(c, kind, now):
+                out.append(self._summary(i, now))
+        return out
+
+    def m_get_book_summary_by_instrument(self, p, host, now):
+        inst = self._instrument(p, host, now)
+        return [self._summary(inst, now)]
+
+    def _summary(self, inst: Instrument, now: int) -> dict:
+        t = self._ticker(inst, now, False)
+        st = t["stats"]
+        d = {"instrument_name": inst.name, "base_currency": inst.currency,
+             "quote_currency": "USD" if inst.kind == "future" else inst.currency,
+             "mark_price": t["mark_price"], "bid_price": t["best_bid_price"] or None,
+             "ask_price": t["best_ask_price"], "last": t["last_price"], "high": st["high"], "low": st["low"],
+             "volume": st["volume"] or 0.0, "volume_usd": st["volume_usd"], "price_change": st["price_change"],
+             "open_interest": t["open_interest"], "creation_timestamp": now,
+             "estimated_delivery_price": t["estimated_delivery_price"]}
+        bid, ask = t["best_bid_price"], t["best_ask_price"]
+        d["mid_price"] = round((bid + ask) / 2, 8) if bid else None
+        if inst.kind == "option":
+            d.update(mark_iv=t["mark_iv"], underlying_price=t["underlying_price"],
+                     underlying_index=t["underlying_index"], interest_rate=0.0)
+        else:
+            if inst.is_perpetual:
+                d.update(current_funding=t["current_funding"], funding_8h=t["funding_8h"])
+            d["volume_notional"] = st["volume_usd"]
+        return d
+
+    # ---------------------------------------------------------------- trades
+    def _trade_dicts(self, inst: Instrument, t: dict) -> list[dict]:
+        prefix = "" if inst.currency == "BTC" else inst.currency + "-"
+        out = []
+        prev = None
+        iid = inst.instrument_id
+        is_opt = inst.kind == "option"
+        ivs = t.get("iv")
+        for k in range(len(t["ts"])):
+            price = float(t["price"][k])
+            seq = int(t["seq"][k])
+            tick_dir = 0 if prev is None or price > prev else (2 if price < prev else 1)
+            prev = price
+            d = {"trade_seq": seq, "trade_id": f"{prefix}{iid}{seq:09d}", "timestamp": int(t["ts"][k]),
+                 "tick_direction": tick_dir, "price": price, "mark_price": round(float(t["mark"][k]), 8 if is_opt else 4),
+                 "instrument_name": inst.name, "index_price": round(float(t["index"][k]), 2),
+                 "direction": "buy" if t["direction"][k] > 0 else "sell", "amount": float(t["amount"][k]),
+                 "contracts": float(t["amount"][k] / inst.contract_size)}
+            if is_opt:
+                d["iv"] = float(ivs[k])
+            out.append(d)
+        return out
+
+    def _count_sorting(self, p):
+        count = p.int("count", 10, lo=1, hi=1000)
+        sorting = p.str("sorting", "default", choices=("asc", "desc", "default"))
+        return count, sorting
+
+    def m_get_last_trades_by_instrument_and_time(self, p, host, now):
+        inst = self._instrument(p, host, now)
+        start = p.int("start_timestamp", required=True)
+        end = p.int("end_timestamp", required=True)
+        count, sorting = self._count_sorting(p)
+        p.bool("include_old")
+        return self._instrument_trades(inst, start, end, now, count, sorting)
+
+    def m_get_last_trades_by_instrument(self, p, host, now):
+        inst = self._instrument(p, host, now)
+        count, sorting = self._count_sorting(p)
+        start_seq = p.int("start_seq")
+        end_seq = p.int("end_seq")
+        p.bool("include_old")
+        if start_seq is None and end_seq is None:
+            return self._instrument_trades(inst, inst.creation_ms, now, now, count, sorting)
+        # seq range: locate days by cumulative counts
+        lo_seq = start_seq if start_seq is not None else 1
+        hi_seq = end_seq if end_seq is not None else 2 ** 62
+        first = day_of(inst.creation_ms)
+        last = day_of(min(now, inst.expiration_ms - 1))
+        d = first
+        # binary search the first day whose cumulative count reaches lo_seq
+        lo_d, hi_d = first, last
+        while lo_d < hi_d:
+            mid = (lo_d + hi_d + 1) // 2
+            if self.m.trade_seq_base(inst, mid) < lo_seq:
+                lo_d = mid
+            else:
+                hi_d = mid - 1
+        d = lo_d
+        t = self.m.trades(inst, day_start(d), now, now, count=None if sorting == "desc" else count + 10_000)
+        keep = (t["seq"] >= lo_seq) & (t["seq"] <= hi_seq)
+        t = {k: v[keep] for k, v in t.items()}
+        return self._page(inst, t, count, sorting == "desc")
+
+    def _page(self, inst, t, count, newest_first):
+        n = len(t["ts"])
+        has_more = n > count
+        if newest_first:
+            sel = slice(max(0, n - count), n)
+        else:
+            sel = slice(0, min(n, count))
+        t = {k: v[sel] for k, v in t.items()}
+        trades = self._trade_dicts(inst, t)
+        if newest_first:
+            trades.reverse()
+        return {"trades": trades, "has_more": has_more}
+
+    def _instrument_trades(self, inst, start, end, now, count, sorting):
+        newest_first = sorting in ("desc", "default")
+        t = self.m.trades(inst, start, end, now, count=count, newest_first=newest_first)
+        return self._page(inst, t, count, newest_first)
+
+    def _currency_trades(self, cur: str, kind: str | None, start: int, end: int, now: int, count: int,
+                         newest_first: bool) -> dict:
+        hi = min(end, now)
+        if hi < start:
+            return {"trades": [], "has_more": False}
+        days = list(range(day_of(max(start, T0_MS)), day_of(hi) + 1))
+        if newest_first:
+            days.reverse()
+        rows: list[tuple] = []
+        for d in days:
+            s, e = max(start, day_start(d)), min(hi, day_start(d + 1) - 1)
+            for inst in self.m.instruments_between(cur, kind, s, e):
+                t = self.m.trades(inst, s, e, now)
+                if len(t["ts"]):
+                    for tr in self._trade_dicts(inst, t):
+                        rows.append((tr["timestamp"], tr["trade_id"], tr))
+            if len(rows) > count:
+                break
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=newest_first)
+        return {"trades": [r[2] for r in rows[:count]], "has_more": len(rows) > count}
+
+    def _trade_kind(self, p):
+        kind = p.str("kind", "any", choices=KINDS + ("any",))
+        return None if kind == "any" else kind
+
+    def m_get_last_trades_by_currency(self, p, host, now):
+        curs = self._currency(p, allow_any=False)
+        kind = self._trade_kind(p)
+        count, sorting = self._count_sorting(p)
+        p.bool("include_old")
+        if kind in ("spot", "future_combo", "option_combo") or not curs:
+            return {"trades": [], "has_more": False}
+        newest = sorting != "asc"
+        return self._currency_trades(curs[0], kind, now - DAY_MS, now, now, count, True) if newest else \
+            self._currency_trades(curs[0], kind, now - DAY_MS, now, now, count, False)
+
+    def m_get_last_trades_by_currency_and_time(self, p, host, now):
+        curs = self._currency(p, allow_any=False)
+        kind = self._trade_kind(p)
+        start = p.int("start_timestamp", required=True)
+        end = p.int("end_timestamp", required=True)
+        count, sorting = self._count_sorting(p)
+        p.bool("include_old")
+        if kind in ("spot", "future_combo", "option_combo") or not curs:
+            return {"trades": [], "has_more": False}
+        if host == "www":
+            start = max(start, now - self.cfg.www_trades_window_ms)
+        return self._currency_trades(curs[0], kind, start, end, now, count, sorting != "asc")
+
+    # ---------------------------------------------------------------- settlements
+    def _settlements(self, cur: str, inst: Instrument | None, p: P, now: int) -> dict:
+        typ = p.str("type", choices=("settlement", "delivery", "bankruptcy"))
+        count = p.int("count", 20, lo=1, hi=1000)
+        cont = p.str("continuation")
+        upper = p.int("search_start_timestamp", now)
+        upper = min(upper, now)
+        skip = 0
+        if cont is not None:
+            try:
+                ts_s, skip_s = _unb58(cont).decode().split(":")
+                upper, skip = int(ts_s), int(skip_s)
+            except Exception:
+                raise invalid("continuation") from None
+        ev = day_start(day_of(upper - 8 * HOUR_MS)) + 8 * HOUR_MS  # newest 08:00 <= upper
+        floor = _CUR[cur]["perp"]
+        floor_ms = cal.to_ms(floor)
+        if inst is not None:
+            floor_ms = max(floor_ms, inst.creation_ms)
+        out: list[dict] = []
+        next_cont = None
+        if typ == "bankruptcy":
+            return {"settlements": [], "continuation": None}
+        while ev >= floor_ms:
+            if inst is not None and ev > inst.expiration_ms:
+                ev = day_start(day_of(inst.expiration_ms - 8 * HOUR_MS)) + 8 * HOUR_MS
+                continue
+            recs = self.m.settlement_records(cur, ev, typ, only=inst)
+            recs = recs[skip:]
+            base_skip = skip
+            skip = 0
+            need = count - len(out)
+            if len(recs) > need:
+                out.extend(recs[:need])
+                next_cont = _b58(f"{ev}:{base_skip + need}".encode())
+                break
+            out.extend(recs)
+            ev -= DAY_MS
+            if len(out) == count:
+                if ev >= floor_ms:
+                    next_cont = _b58(f"{ev}:0".encode())
+                break
+        return {"settlements": out, "continuation": next_cont}
+
+    def m_get_last_settlements_by_currency(self, p, host, now):
+        curs = self._currency(p, allow_any=False)
+        if not curs:
+            return {"settlements": [], "continuation": None}
+        return self._settlements(curs[0], None, p, now)
+
+    def m_get_last_settlements_by_instrument(self, p, host, now):
+        inst = self._instrument(p, host, now)
+        return self._settlements(inst.currency, inst, p, now)

@@ -1,0 +1,1009 @@
+"""The simulated Deribit market: deterministic from a seed, generated on demand.
+
+Nothing is pre-materialised. Every series is a pure function of ``(seed, key, time)``:
+
+* **Daily anchors**: per currency and series (index, perpetual premium, basis, ATM volatility) an
+  AR(1) random walk with one value per UTC day from 2018-01-01 (a few thousand numbers, computed
+  once per Market).  The BTC/ETH index anchors follow a coarse table of real monthly levels
+  (``_BTC_LEVELS``/``_ETH_LEVELS``) plus mean-reverting noise, so levels and volatility are realistic
+  (~55-80 % a year).
+* **Within a day**: a Brownian bridge between consecutive anchors at one-minute marks, drawn with a
+  per-``(seed, series, day)`` RNG and cached in a small LRU.  Values between minute marks are
+  linearly interpolated.
+* **Trades**: per ``(instrument, day)`` a Poisson number of trades per minute (perpetuals ~4/min,
+  dated futures < 1/min, options rarely), with prices around the instrument's fair value, rounded to
+  its tick.  One-minute candles are *aggregated from these trades*; minutes without trades are filler
+  candles (O=H=L=C=previous close, volume 0, cost 0).  Coarser resolutions aggregate the minutes.
+  Trades carry ``index_price`` and ``mark_price``; option trades carry ``iv`` (the Black-76 implied
+  volatility of the trade price).
+
+Fair values
+-----------
+* perpetual: ``index * (1 + premium)``; funding (from 2019-05-01) is derived from the premium:
+  per minute ``f = p - clip(p, -0.05 %, +0.05 %)`` (Deribit's dampener), ``interest_1h`` = mean of
+  ``f`` over the hour / 8, ``interest_8h`` = sum of the last eight ``interest_1h``.
+* dated future: ``index * exp(basis * tau)`` with ``tau`` in years (365 days) to the 08:00 UTC expiry,
+  so the contango decays to zero at expiry, where the future settles at the index.
+* option: Black-76 (interest rate 0) on the forward of its expiry (the future of that expiry if one is
+  listed, else a synthetic ``SYN.<future name>``) with a smile
+  ``iv = atm * (1 + 0.05 (1 - min(tau, 1))) * (1 - 0.08 z + 0.06 z^2)``, ``z = clip(ln(K/F) / (atm sqrt(tau)), -3, 3)``.
+  Prices are in the base coin (USD price / F).  Greeks (USD, per the forward) are
+  ``delta = N(d1)`` (call) / ``N(d1) - 1`` (put), ``gamma = phi(d1) / (F sigma sqrt(T))``,
+  ``vega = F phi(d1) sqrt(T) / 100``, ``theta = -F phi(d1) sigma / (2 sqrt(T)) / 365``,
+  ``rho = K T N(d2) / 100`` (call) / ``-K T N(-d2) / 100`` (put), rounded to 5 decimals;
+  ``mark_iv`` is ``sigma`` in percent rounded to 2 decimals and the mark is computed from the rounded
+  ``mark_iv`` and the rounded ``underlying_price``.
+
+Listing schedule (uses :mod:`ingest.deribit_calendar`)
+------------------------------------------------------
+* BTC-PERPETUAL from 2018-08-13, ETH-PERPETUAL from 2019-03-12.
+* Futures: quarterlies expiring from 2019 (BTC) / mid-2019 (ETH); monthlies and weeklies from 2021.
+* Options: quarterlies, monthlies, weeklies from 2019-03 (BTC) / 2019-06 (ETH), dailies from 2021.
+* Listed ahead of expiry at 08:00 UTC: quarterlies 26 weeks, monthlies 8 weeks, weeklies 2 weeks,
+  dailies 3 days (never before the currency's launch).  Options strikes are fixed at listing around
+  the forward then (a grid of ``2N+1`` strikes with a 1-2-2.5-5 step).
+
+Public API
+----------
+``Market(seed)``:
+  ``index_price(currency, ts_ms)``, ``index_series(currency, ts_ms_array)``,
+  ``instrument(name) -> Instrument | None`` (exists at some time, ignoring "now"),
+  ``list_instruments(currency, kind, now_ms, expired=False, expired_window_ms=30 days)``,
+  ``fair_price(inst, ts_ms)``, ``basis(currency, ts_ms)`` (annualised), ``premium(currency, ts_ms)``,
+  ``atm_vol(currency, ts_ms)``, ``option_quote(inst, now_ms)`` (mark, iv, greeks),
+  ``candles(name_or_inst, start_ms, end_ms, resolution, now_ms, lower_exclusive=False, limit=5000)``,
+  ``trades(inst, start_ms, end_ms, now_ms)`` (dict of numpy arrays),
+  ``funding(currency, start_ms, end_ms, now_ms, limit=744)``, ``delivery_price(currency, day)``,
+  ``dvol(currency, start_ms, end_ms, resolution_s, now_ms)``, ``settlements(...)``.
+All timestamps are epoch milliseconds (UTC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+
+from ingest import deribit_calendar as cal
+
+UTC = timezone.utc
+MIN_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+YEAR_MS = 365 * DAY_MS
+EPOCH0 = datetime(2018, 1, 1, tzinfo=UTC)
+T0_MS = cal.to_ms(EPOCH0)
+N_DAYS = 9500  # anchors until ~2044
+FUNDING_START_MS = cal.to_ms(datetime(2019, 5, 1, tzinfo=UTC))
+DVOL_START_MS = cal.to_ms(datetime(2021, 3, 24, tzinfo=UTC))
+CURRENCIES = ("BTC", "ETH")
+RESOLUTIONS = {"1": 1, "3": 3, "5": 5, "10": 10, "15": 15, "30": 30, "60": 60, "120": 120, "180": 180,
+               "360": 360, "720": 720, "1D": 1440}
+
+# Approximate real month-start index levels (USD), 2018-01 .. 2026-01; flat afterwards.
+_BTC_LEVELS = [
+    13500, 9000, 10500, 7000, 9200, 7500, 6400, 7700, 7000, 6600, 6300, 4000,
+    3700, 3450, 3850, 4100, 5300, 8500, 10500, 10000, 9600, 8300, 9200, 7500,
+    7200, 9400, 8600, 6400, 8800, 9500, 9200, 11300, 11700, 10800, 13800, 19700,
+    29000, 33500, 45000, 58800, 57700, 36700, 35000, 41500, 47100, 43800, 61300, 57000,
+    46300, 38500, 43200, 45500, 38500, 31800, 19900, 23300, 20000, 19400, 20500, 17200,
+    16600, 23100, 23600, 28500, 29200, 27200, 30500, 29200, 25900, 27000, 34600, 37700,
+    42300, 42600, 61200, 71300, 60600, 67500, 62700, 64600, 58900, 63300, 70200, 96400,
+    94400, 102400, 84300, 82500, 94200, 104600, 107100, 115700, 108200, 114000, 110000, 91000,
+    88000,
+]
+_ETH_LEVELS = [
+    750, 1100, 860, 400, 670, 580, 450, 430, 290, 230, 200, 110,
+    135, 107, 135, 140, 160, 265, 290, 215, 170, 180, 180, 150,
+    130, 180, 220, 135, 210, 230, 225, 345, 430, 360, 385, 610,
+    740, 1310, 1420, 1920, 2780, 2700, 2100, 2550, 3430, 3000, 4300, 4630,
+    3680, 2690, 2920, 3280, 2730, 1940, 1070, 1680, 1550, 1330, 1570, 1290,
+    1200, 1590, 1650, 1820, 1870, 1870, 1930, 1860, 1650, 1670, 1810, 2090,
+    2280, 2280, 3340, 3610, 3000, 3760, 3430, 3230, 2510, 2600, 2510, 3700,
+    3330, 3300, 2210, 1820, 1840, 2530, 2490, 3700, 4400, 4150, 3850, 3000,
+    2950,
+]
+
+# Per-currency static parameters.
+_CUR = {
+    "BTC": dict(levels=_BTC_LEVELS, sigma=0.030, vol=0.60, perp=datetime(2018, 8, 13, tzinfo=UTC),
+                quarterly_from=datetime(2019, 1, 1, tzinfo=UTC), options_from=datetime(2019, 3, 1, tzinfo=UTC),
+                fut_tick=2.5, perp_tick=0.5, contract=10.0, fut_min=10.0, opt_min=0.1, code=1,
+                index="btc_usd", oi_perp=6.0e8),
+    "ETH": dict(levels=_ETH_LEVELS, sigma=0.040, vol=0.75, perp=datetime(2019, 3, 12, tzinfo=UTC),
+                quarterly_from=datetime(2019, 6, 1, tzinfo=UTC), options_from=datetime(2019, 6, 1, tzinfo=UTC),
+                fut_tick=0.25, perp_tick=0.05, contract=1.0, fut_min=1.0, opt_min=1.0, code=2,
+                index="eth_usd", oi_perp=2.5e8),
+}
+SHORT_EXPIRIES_FROM = datetime(2021, 1, 1, tzinfo=UTC)  # futures monthlies/weeklies, option dailies
+LEAD = {"quarter": timedelta(weeks=26), "month": timedelta(weeks=8), "week": timedelta(weeks=2),
+        "day": timedelta(days=3)}
+OPT_GRID = {"day": (0.01, 8), "week": (0.02, 10), "month": (0.03, 12), "quarter": (0.06, 14)}
+FUT_RATE = {"quarter": 0.8, "month": 0.4, "week": 0.3}
+PERP_RATE = 4.0
+DAMPENER = 0.0005
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _hkey(*parts) -> int:
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=16).digest(), "little")
+
+
+def _rng(*parts) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(_hkey(*parts)))
+
+
+def _decimals(tick: float) -> int:
+    text = repr(float(tick))
+    frac = text.split(".")[1] if "." in text else ""
+    return 0 if frac == "0" else len(frac)
+
+
+def round_to_tick(x, tick: float):
+    return np.round(np.round(np.asarray(x) / tick) * tick, _decimals(tick))
+
+
+def _nice_step(raw: float) -> float:
+    k = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * k >= raw * 0.999:
+            return m * k
+    return 10 * k
+
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def norm_cdf(x):
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+def norm_pdf(x):
+    return math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+def _np_norm_cdf(x):
+    # vectorised erfc via math on small arrays; np has no erf -> use np.vectorize-free approximation
+    return 0.5 * _np_erfc(-x / _SQRT2)
+
+
+def _np_erfc(x):
+    # Numerical Recipes erfc (fractional error < 1.2e-7), vectorised.
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    r = t * np.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+    return np.where(x >= 0, r, 2.0 - r)
+
+
+def black76(F, K, T, sigma, is_call):
+    """Undiscounted Black-76 price in USD (numpy arrays or scalars)."""
+    F = np.asarray(F, float)
+    T = np.maximum(np.asarray(T, float), 1e-12)
+    sigma = np.maximum(np.asarray(sigma, float), 1e-9)
+    sT = sigma * np.sqrt(T)
+    d1 = (np.log(F / K) + 0.5 * sT * sT) / sT
+    d2 = d1 - sT
+    call = F * _np_norm_cdf(d1) - K * _np_norm_cdf(d2)
+    put = call - F + K
+    return np.maximum(np.where(is_call, call, put), 0.0)
+
+
+def implied_vol(price_usd, F, K, T, is_call, lo=0.01, hi=5.0, iters=48):
+    """Vectorised bisection inverse of :func:`black76`."""
+    price_usd = np.asarray(price_usd, float)
+    lo_a = np.full_like(price_usd, lo)
+    hi_a = np.full_like(price_usd, hi)
+    for _ in range(iters):
+        mid = 0.5 * (lo_a + hi_a)
+        p = black76(F, K, T, mid, is_call)
+        up = p < price_usd
+        lo_a = np.where(up, mid, lo_a)
+        hi_a = np.where(up, hi_a, mid)
+    return 0.5 * (lo_a + hi_a)
+
+
+def implied_vol_newton(price_usd, F, K, T, is_call, iv0, iters=6):
+    """Newton inverse of :func:`black76` from a close starting point (clipped to [1 %, 500 %])."""
+    iv = np.asarray(iv0, float).copy()
+    T = np.maximum(np.asarray(T, float), 1e-12)
+    sqT = np.sqrt(T)
+    for _ in range(iters):
+        sT = iv * sqT
+        d1 = (np.log(F / K) + 0.5 * sT * sT) / sT
+        vega = F * np.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi) * sqT
+        diff = black76(F, K, T, iv, is_call) - price_usd
+        iv = np.clip(iv - diff / np.maximum(vega, 1e-9), 0.01, 5.0)
+    return iv
+
+
+def smile_iv(atm, F, K, tau):
+    tau = np.maximum(tau, 1.0 / (365 * 24 * 60))
+    base = atm * (1 + 0.05 * (1 - np.minimum(tau, 1.0)))
+    z = np.clip(np.log(K / F) / (atm * np.sqrt(tau)), -3, 3)
+    return base * (1 - 0.08 * z + 0.06 * z * z)
+
+
+def b76_greeks(F: float, K: float, T: float, sigma: float, is_call: bool) -> dict:
+    """Scalar Black-76 price (USD) and greeks with the conventions in the module docstring."""
+    if T <= 0 or sigma <= 0:
+        intrinsic = max(F - K, 0.0) if is_call else max(K - F, 0.0)
+        delta = (1.0 if F > K else 0.0) if is_call else (-1.0 if F < K else 0.0)
+        return dict(price=intrinsic, delta=delta, gamma=0.0, vega=0.0, theta=0.0, rho=0.0)
+    sT = sigma * math.sqrt(T)
+    d1 = (math.log(F / K) + 0.5 * sT * sT) / sT
+    d2 = d1 - sT
+    pdf = norm_pdf(d1)
+    if is_call:
+        price = F * norm_cdf(d1) - K * norm_cdf(d2)
+        delta = norm_cdf(d1)
+        rho = K * T * norm_cdf(d2) / 100
+    else:
+        price = K * norm_cdf(-d2) - F * norm_cdf(-d1)
+        delta = norm_cdf(d1) - 1
+        rho = -K * T * norm_cdf(-d2) / 100
+    return dict(price=max(price, 0.0), delta=delta, gamma=pdf / (F * sT), vega=F * pdf * math.sqrt(T) / 100,
+                theta=-F * pdf * sigma / (2 * math.sqrt(T)) / 365, rho=rho)
+
+
+class ByteLRU:
+    """Thread-safe LRU bounded by an approximate byte budget."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.size = 0
+        self.data: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            v = self.data.get(key)
+            if v is not None:
+                self.data.move_to_end(key)
+                return v[0]
+        return None
+
+    def put(self, key, value, nbytes: int):
+        with self.lock:
+            if key in self.data:
+                return
+            self.data[key] = (value, nbytes)
+            self.size += nbytes
+            while self.size > self.budget and len(self.data) > 1:
+                _, (_, n) = self.data.popitem(last=False)
+                self.size -= n
+
+
+def _nbytes(d: dict) -> int:
+    return sum(v.nbytes for v in d.values() if isinstance(v, np.ndarray)) + 200
+
+
+def day_of(ts_ms: int) -> int:
+    return (ts_ms - T0_MS) // DAY_MS
+
+
+def day_start(day: int) -> int:
+    return T0_MS + day * DAY_MS
+
+
+# ----------------------------------------------------------------------------- instruments
+
+@dataclass(frozen=True)
+class Instrument:
+    name: str
+    currency: str
+    kind: str  # future | option
+    is_perpetual: bool
+    creation_ms: int
+    expiration_ms: int
+    expiry_class: str | None  # quarter|month|week|day|None
+    instrument_id: int
+    tick_size: float
+    contract_size: float
+    min_trade_amount: float
+    rate: float  # expected trades per minute
+    strike: float | None = None
+    option_type: str | None = None
+
+    @property
+    def is_call(self) -> bool:
+        return self.option_type == "call"
+
+    @property
+    def settlement_period(self) -> str:
+        if self.is_perpetual:
+            return "perpetual"
+        return "month" if self.expiry_class == "quarter" else self.expiry_class
+
+    @property
+    def future_name(self) -> str:
+        return cal.future_name(self.currency, cal.from_ms(self.expiration_ms))
+
+    def alive(self, ts_ms: int) -> bool:
+        return self.creation_ms <= ts_ms < self.expiration_ms
+
+
+@dataclass
+class _Expiry:
+    expiry: datetime
+    cls: str
+    creation: datetime
+
+
+# ----------------------------------------------------------------------------- market
+
+class Market:
+    """The deterministic market of one seed. Thread-safe; caches are bounded."""
+
+    def __init__(self, seed: int = 0, cache_bytes: int = 384 << 20):
+        self.seed = int(seed)
+        self._anchors: dict = {}
+        self._lock = threading.Lock()
+        self._paths = ByteLRU(cache_bytes // 6)
+        self._trades = ByteLRU(cache_bytes // 2)
+        self._candles = ByteLRU(cache_bytes // 3)
+        self._memo: dict = {}  # small permanent memos (carry-in prices, cumulative counts, strikes)
+        self._inst_cache: dict = {}
+
+    # ---------------------------------------------------------------- daily anchors
+    def _anchor(self, currency: str, series: str) -> np.ndarray:
+        key = (currency, series)
+        a = self._anchors.get(key)
+        if a is not None:
+            return a
+        p = _CUR[currency]
+        n = N_DAYS + 1
+        base = _rng(self.seed, "anchor-common", series).standard_normal(n)
+        own = _rng(self.seed, "anchor", currency, series).standard_normal(n)
+        eps = 0.7 * base + 0.714 * own if currency != "BTC" else base
+        if series == "index":
+            phi, sig = 0.97, p["sigma"]
+            x = _ar1(eps, phi, sig)
+            lv = np.log(np.asarray(p["levels"], float))
+            month_days = np.array([(datetime(2018 + i // 12, i % 12 + 1, 1, tzinfo=UTC) - EPOCH0).days
+                                   for i in range(len(lv))], float)
+            target = np.interp(np.arange(n), month_days, lv)
+            a = target + x
+        elif series == "premium":
+            a = 0.0008 + _ar1(eps, 0.8, 0.0003)
+        elif series == "basis":
+            a = 0.08 + _ar1(eps, 0.95, 0.012)
+            a = np.clip(a, 0.005, 0.35)
+        elif series == "vol":
+            a = np.log(p["vol"]) + _ar1(eps, 0.95, 0.06)
+        else:  # pragma: no cover
+            raise KeyError(series)
+        with self._lock:
+            self._anchors[key] = a
+        return a
+
+    # minute marks of one day (1441 values incl. next midnight)
+    _INTRA = {"index": None, "premium": 0.0004, "basis": 0.004, "vol": 0.03}
+
+    def _day_paths(self, currency: str, day: int) -> dict:
+        key = ("paths", currency, day)
+        v = self._paths.get(key)
+        if v is not None:
+            return v
+        if day < 0 or day >= N_DAYS:
+            raise ValueError("time outside the simulated range (2018-01-01 .. 2043)")
+        out = {}
+        t = np.linspace(0.0, 1.0, 1441)
+        for series in ("index", "premium", "basis", "vol"):
+            a = self._anchor(currency, series)
+            a0, a1 = a[day], a[day + 1]
+            sig = _CUR[currency]["sigma"] if series == "index" else self._INTRA[series]
+            w = np.empty(1441)
+            w[0] = 0.0
+            w[1:] = np.cumsum(_rng(self.seed, "bridge", currency, series, day).standard_normal(1440)) * (
+                sig / math.sqrt(1440))
+            bridge = a0 + (a1 - a0) * t + w - t * w[-1]
+            if series == "index":
+                bridge = np.exp(bridge)
+            elif series == "vol":
+                bridge = np.exp(bridge)
+            elif series == "basis":
+                bridge = np.clip(bridge, 0.0, 0.5)
+            out[series] = bridge
+        self._paths.put(key, out, _nbytes(out))
+        return out
+
+    def _interp(self, currency: str, series: str, ts) -> np.ndarray:
+        ts = np.atleast_1d(np.asarray(ts, np.int64))
+        out = np.empty(ts.shape, float)
+        days = (ts - T0_MS) // DAY_MS
+        for d in np.unique(days):
+            m = days == d
+            path = self._day_paths(currency, int(d))[series]
+            pos = (ts[m] - day_start(int(d))) / MIN_MS
+            out[m] = np.interp(pos, np.arange(1441), path)
+        return out
+
+    # ---------------------------------------------------------------- public series
+    def index_price(self, currency: str, ts_ms: int) -> float:
+        """The currency's USD index at ``ts_ms`` (unrounded)."""
+        return float(self._interp(currency, "index", [ts_ms])[0])
+
+    def index_series(self, currency: str, ts_ms) -> np.ndarray:
+        return self._interp(currency, "index", ts_ms)
+
+    def premium(self, currency: str, ts_ms: int) -> float:
+        return float(self._interp(currency, "premium", [ts_ms])[0])
+
+    def basis(self, currency: str, ts_ms: int) -> float:
+        """Annualised contango rate of the dated futures at ``ts_ms``."""
+        return float(self._interp(currency, "basis", [ts_ms])[0])
+
+    def atm_vol(self, currency: str, ts_ms: int) -> float:
+        return float(self._interp(currency, "vol", [ts_ms])[0])
+
+    def forward(self, currency: str, expiry_ms: int, ts_ms: int) -> float:
+        tau = max(expiry_ms - ts_ms, 0) / YEAR_MS
+        return self.index_price(currency, ts_ms) * math.exp(self.basis(currency, ts_ms) * tau)
+
+    # ---------------------------------------------------------------- schedule
+    def _expiries(self, currency: str, kind: str, start: datetime, end: datetime) -> list[_Expiry]:
+        """Expiries of a kind whose expiry instant lies in [start, end], with their listing time."""
+        p = _CUR[currency]
+        launch = p["perp"]
+        first = p["quarterly_from"] if kind == "future" else p["options_from"]
+        s = max(start, first)
+        if s > end:
+            return []
+        found: dict[datetime, str] = {}
+        for x in cal.quarterly_expiries(s, end):
+            found[x] = "quarter"
+        s2 = max(s, SHORT_EXPIRIES_FROM) if kind == "future" else s
+        if s2 <= end:
+            for x in cal.monthly_expiries(s2, end):
+                found.setdefault(x, "month")
+            for x in cal.weekly_expiries(s2, end):
+                found.setdefault(x, "week")
+        if kind == "option":
+            s3 = max(s, SHORT_EXPIRIES_FROM)
+            if s3 <= end:
+                for x in cal.daily_expiries(s3, end):
+                    found.setdefault(x, "day")
+        out = []
+        for x in sorted(found):
+            cls = found[x]
+            floor = (launch if kind == "future" else max(first, launch)).replace(hour=8)
+            creation = max(x - LEAD[cls], floor)
+            out.append(_Expiry(x, cls, creation))
+        return out
+
+    def _strikes(self, currency: str, expiry: _Expiry) -> list[float]:
+        key = ("strikes", currency, expiry.expiry)
+        v = self._memo.get(key)
+        if v is not None:
+            return v
+        c_ms = cal.to_ms(expiry.creation)
+        F0 = self.forward(currency, cal.to_ms(expiry.expiry), c_ms)
+        pct, n = OPT_GRID[expiry.cls]
+        step = _nice_step(F0 * pct)
+        center = round(F0 / step) * step
+        strikes = [center + step * i for i in range(-n, n + 1)]
+        strikes = [float(round(k, 6)) for k in strikes if k > 0]
+        self._memo[key] = strikes
+        return strikes
+
+    def _make_future(self, currency: str, e: _Expiry | None) -> Instrument:
+        p = _CUR[currency]
+        if e is None:
+            name = cal.perpetual_name(currency)
+            return Instrument(name, currency, "future", True, cal.to_ms(p["perp"]), cal.PERPETUAL_EXPIRATION_MS,
+                              None, p["code"] * 100_000_000 + 1, p["perp_tick"], p["contract"], p["fut_min"],
+                              PERP_RATE)
+        x_ms = cal.to_ms(e.expiry)
+        day = (x_ms - T0_MS) // DAY_MS
+        return Instrument(cal.future_name(currency, e.expiry), currency, "future", False, cal.to_ms(e.creation),
+                          x_ms, e.cls, p["code"] * 100_000_000 + day * 10_000, p["fut_tick"], p["contract"],
+                          p["fut_min"], FUT_RATE.get(e.cls, 0.3))
+
+    def _make_options(self, currency: str, e: _Expiry) -> list[Instrument]:
+        key = ("options", currency, e.expiry)
+        v = self._memo.get(key)
+        if v is None:
+            v = self._memo[key] = self._build_options(currency, e)
+        return v
+
+    def _build_options(self, currency: str, e: _Expiry) -> list[Instrument]:
+        p = _CUR[currency]
+        x_ms = cal.to_ms(e.expiry)
+        c_ms = cal.to_ms(e.creation)
+        day = (x_ms - T0_MS) // DAY_MS
+        F0 = self.forward(currency, x_ms, c_ms)
+        atm = self.atm_vol(currency, c_ms)
+        tau0 = (x_ms - c_ms) / YEAR_MS
+        out = []
+        for i, k in enumerate(self._strikes(currency, e)):
+            z = abs(math.log(k / F0)) / (atm * math.sqrt(tau0))
+            rate = max(0.004, 0.03 * math.exp(-z))
+            for j, ot in enumerate(("call", "put")):
+                out.append(Instrument(cal.option_name(currency, e.expiry, k, ot), currency, "option", False, c_ms,
+                                      x_ms, e.cls, p["code"] * 100_000_000 + day * 10_000 + 1 + 2 * i + j, 0.0001,
+                                      1.0, p["opt_min"], rate, k, ot))
+        return out
+
+    def instrument(self, name: str) -> Instrument | None:
+        """The instrument of that name if the simulated exchange ever lists it (at any time)."""
+        v = self._inst_cache.get(name)
+        if v is not None:
+            return v
+        try:
+            parsed = cal.parse_instrument_name(name)
+        except ValueError:
+            return None
+        if parsed.currency not in _CUR:
+            return None
+        inst = None
+        if parsed.is_perpetual:
+            inst = self._make_future(parsed.currency, None)
+        else:
+            ex = self._expiries(parsed.currency, parsed.kind, parsed.expiry, parsed.expiry)
+            if ex:
+                if parsed.kind == "future":
+                    inst = self._make_future(parsed.currency, ex[0])
+                else:
+                    for o in self._make_options(parsed.currency, ex[0]):
+                        if o.name == name:
+                            inst = o
+                            break
+        if inst is not None:
+            if len(self._inst_cache) > 200_000:
+                self._inst_cache.clear()
+            self._inst_cache[name] = inst
+        return inst
+
+    def instruments_between(self, currency: str, kind: str | None, start_ms: int, end_ms: int) -> list[Instrument]:
+        """Instruments alive at some time in [start_ms, end_ms]."""
+        out: list[Instrument] = []
+        kinds = ("future", "option") if kind in (None, "any") else (kind,)
+        s, e = cal.from_ms(start_ms), cal.from_ms(end_ms)
+        for k in kinds:
+            if k == "future":
+                perp = self._make_future(currency, None)
+                if perp.creation_ms <= end_ms:
+                    out.append(perp)
+            if k not in ("future", "option"):
+                continue
+            for ex in self._expiries(currency, k, s, e + LEAD["quarter"]):
+                if cal.to_ms(ex.creation) > end_ms or cal.to_ms(ex.expiry) <= start_ms:
+                    continue
+                if k == "future":
+                    out.append(self._make_future(currency, ex))
+                else:
+                    out.extend(self._make_options(currency, ex))
+        return out
+
+    def list_instruments(self, currency: str, kind: str | None, now_ms: int, expired: bool = False,
+                         expired_window_ms: int = 30 * DAY_MS) -> list[Instrument]:
+        """What get_instruments shows at ``now_ms``: active ones, or the recently expired ones."""
+        if expired:
+            cands = self.instruments_between(currency, kind, now_ms - expired_window_ms, now_ms)
+            return [i for i in cands if now_ms - expired_window_ms < i.expiration_ms <= now_ms]
+        return [i for i in self.instruments_between(currency, kind, now_ms, now_ms) if i.alive(now_ms)]
+
+    # ---------------------------------------------------------------- fair values
+    def _fair_path(self, inst: Instrument, day: int) -> np.ndarray:
+        """Fair value at the 1441 minute marks of a day."""
+        P = self._day_paths(inst.currency, day)
+        idx = P["index"]
+        if inst.is_perpetual:
+            return idx * (1 + P["premium"])
+        ts = day_start(day) + np.arange(1441, dtype=np.int64) * MIN_MS
+        tau = np.maximum(inst.expiration_ms - ts, 0) / YEAR_MS
+        F = idx * np.exp(P["basis"] * tau)
+        if inst.kind == "future":
+            return F
+        iv = smile_iv(P["vol"], F, inst.strike, tau)
+        return black76(F, inst.strike, tau, iv, inst.is_call) / F
+
+    def fair_price(self, inst: Instrument, ts_ms: int) -> float:
+        d = day_of(ts_ms)
+        return float(np.interp((ts_ms - day_start(d)) / MIN_MS, np.arange(1441), self._fair_path(inst, d)))
+
+    def underlying_price(self, inst: Instrument, ts_ms: int) -> float:
+        if inst.is_perpetual:
+            return self.fair_price(inst, ts_ms)
+        return self.forward(inst.currency, inst.expiration_ms, ts_ms)
+
+    def option_quote(self, inst: Instrument, now_ms: int) -> dict:
+        """Mark, IVs and greeks of an option at ``now_ms`` (consistent with each other)."""
+        F = round(self.forward(inst.currency, inst.expiration_ms, now_ms), 2)
+        tau = max(inst.expiration_ms - now_ms, 0) / YEAR_MS
+        atm = self.atm_vol(inst.currency, now_ms)
+        iv = round(float(smile_iv(atm, F, inst.strike, tau)) * 100, 2)
+        g = b76_greeks(F, inst.strike, tau, iv / 100, inst.is_call)
+        mark = g["price"] / F
+        spread_iv = 1.0 + 4.0 * abs(math.log(inst.strike / F))
+        bid_iv, ask_iv = max(iv - spread_iv, 0.0), iv + spread_iv
+        bid = b76_greeks(F, inst.strike, tau, bid_iv / 100, inst.is_call)["price"] / F if tau > 0 else mark
+        ask = b76_greeks(F, inst.strike, tau, ask_iv / 100, inst.is_call)["price"] / F if tau > 0 else mark
+        bid = float(round_to_tick(bid, 0.0005 if bid >= 0.005 else 0.0001))
+        ask = float(round_to_tick(ask, 0.0005 if ask >= 0.005 else 0.0001))
+        if ask <= 0:
+            ask = 0.0001
+        if bid <= 0:
+            bid, bid_iv, ask_iv = 0.0, 0.0, 500.0
+        if ask <= bid:
+            ask = bid + 0.0001
+        return dict(mark_price=round(mark, 8), mark_iv=iv, underlying_price=F, tau=tau,
+                    bid_price=bid, ask_price=ask, bid_iv=round(bid_iv, 2), ask_iv=round(ask_iv, 2),
+                    greeks={k: round(g[k], 5) for k in ("delta", "gamma", "vega", "theta", "rho")})
+
+    def underlying_index(self, inst: Instrument) -> str:
+        if inst.kind != "option":
+            return "index_price"
+        fut = self.instrument(inst.future_name)
+        return inst.future_name if fut is not None else "SYN." + inst.future_name
+
+    # ---------------------------------------------------------------- trades
+    def _alive_minutes(self, inst: Instrument, day: int) -> tuple[int, int]:
+        s = day_start(day)
+        lo = max(0, -(-(inst.creation_ms - s) // MIN_MS))
+        hi = min(1440, max(0, (inst.expiration_ms - s) // MIN_MS))
+        return lo, hi
+
+    COUNT_BLOCK = 32  # days per block of per-minute trade counts
+
+    def _count_block(self, inst: Instrument, block: int) -> np.ndarray:
+        """Per-minute trade counts of ``COUNT_BLOCK`` days, masked to the instrument's life (uint8)."""
+        key = ("cblock", inst.name, block)
+        v = self._paths.get(key)
+        if v is not None:
+            return v
+        nb = self.COUNT_BLOCK
+        c = _rng(self.seed, "counts", inst.name, block).poisson(inst.rate, (nb, 1440))
+        c = np.minimum(c, 255).astype(np.uint8)
+        starts = T0_MS + (block * nb + np.arange(nb, dtype=np.int64)) * DAY_MS
+        lo = np.clip(-(-(inst.creation_ms - starts) // MIN_MS), 0, 1440)
+        hi = np.clip((inst.expiration_ms - starts) // MIN_MS, 0, 1440)
+        ar = np.arange(1440)
+        c[(ar[None, :] < lo[:, None]) | (ar[None, :] >= hi[:, None])] = 0
+        self._paths.put(key, c, c.nbytes + 100)
+        return c
+
+    def _counts(self, inst: Instrument, day: int) -> np.ndarray:
+        b, r = divmod(day, self.COUNT_BLOCK)
+        return self._count_block(inst, b)[r].astype(np.int64)
+
+    def _block_totals(self, inst: Instrument, block: int) -> np.ndarray:
+        key = ("btot", inst.name, block)
+        v = self._memo.get(key)
+        if v is None:
+            v = self._count_block(inst, block).sum(axis=1, dtype=np.int64)
+            self._memo[key] = v
+        return v
+
+    def trade_seq_base(self, inst: Instrument, day: int) -> int:
+        """Number of trades of the instrument before ``day`` (trade_seq is consecutive from 1)."""
+        nb = self.COUNT_BLOCK
+        b0 = day_of(inst.creation_ms) // nb
+        b, r = divmod(day, nb)
+        key = ("bcum", inst.name)
+        cum = self._memo.get(key)  # cum[i] = trades in blocks b0 .. b0+i-1
+        if cum is None or len(cum) <= b - b0:
+            have = [0] if cum is None else list(cum)
+            for bb in range(b0 + len(have) - 1, b + 1):
+                have.append(have[-1] + int(self._block_totals(inst, bb).sum()))
+            cum = have
+            self._memo[key] = cum
+        return int(cum[b - b0] + self._block_totals(inst, b)[:r].sum())
+
+    def day_trades(self, inst: Instrument, day: int) -> dict:
+        """All trades of an instrument in one UTC day (ignores "now"), as numpy arrays."""
+        key = ("trades", inst.name, day)
+        v = self._trades.get(key)
+        if v is not None:
+            return v
+        counts = self._counts(inst, day)
+        n = int(counts.sum())
+        rng = _rng(self.seed, "trades", inst.name, day)
+        s = day_start(day)
+        minute = np.repeat(np.arange(1440, dtype=np.int64), counts)
+        ts = s + minute * MIN_MS + rng.integers(0, MIN_MS, n)
+        ts.sort()
+        pos = (ts - s) / MIN_MS
+        direction = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+        u = rng.random(n)
+        out = dict(ts=ts, direction=direction, counts=counts)
+        if n == 0:
+            for k in ("price", "amount", "mark", "index") + (("iv",) if inst.kind == "option" else ()):
+                out[k] = np.empty(0)
+        else:
+            P = self._day_paths(inst.currency, day)
+            grid = np.arange(1441)
+            idx = np.interp(pos, grid, P["index"])
+            out["index"] = idx
+            if inst.kind == "option":
+                tau = np.maximum(inst.expiration_ms - ts, 0) / YEAR_MS
+                F = idx * np.exp(np.interp(pos, grid, P["basis"]) * tau)
+                iv_mark = smile_iv(np.interp(pos, grid, P["vol"]), F, inst.strike, tau)
+                out["mark"] = black76(F, inst.strike, tau, iv_mark, inst.is_call) / F
+                iv_t = iv_mark * (1 + direction * (0.01 + 0.04 * u))
+                raw = black76(F, inst.strike, tau, iv_t, inst.is_call) / F
+                tick = np.where(raw >= 0.005, 0.0005, 0.0001)
+                price = np.maximum(np.round(np.round(raw / tick) * tick, 4), 0.0001)
+                out["price"] = price
+                out["amount"] = np.round(inst.min_trade_amount * np.maximum(1, np.round(rng.lognormal(1.5, 1.0, n))), 1)
+                out["iv"] = np.round(implied_vol_newton(price * F, F, inst.strike, tau, inst.is_call, iv_t) * 100, 2)
+            else:
+                mark = np.interp(pos, grid, self._fair_path(inst, day))
+                out["mark"] = mark
+                half = 0.00005 + 0.0002 * u
+                out["price"] = round_to_tick(mark * (1 + direction * half), inst.tick_size)
+                out["amount"] = inst.min_trade_amount * np.maximum(1, np.round(rng.lognormal(3.0, 1.5, n)))
+        self._trades.put(key, out, _nbytes(out))
+        return out
+
+    def _last_close_before(self, inst: Instrument, day: int) -> float:
+        """Close carried into ``day``: last trade price before it, or the listing fair value."""
+        d = day - 1
+        first = day_of(inst.creation_ms)
+        while d >= first:
+            memo = self._memo.get(("lastpx", inst.name, d))
+            if memo is not None:
+                return memo
+            t = self.day_trades(inst, d)
+            if len(t["price"]):
+                px = float(t["price"][-1])
+                self._memo[("lastpx", inst.name, d)] = px
+                return px
+            d -= 1
+        return self.listing_price(inst)
+
+    def listing_price(self, inst: Instrument) -> float:
+        px = self.fair_price(inst, inst.creation_ms)
+        if inst.kind == "option":
+            return float(max(round_to_tick(px, 0.0005 if px >= 0.005 else 0.0001), 0.0001))
+        return float(round_to_tick(px, inst.tick_size))
+
+    def day_candles(self, inst: Instrument, day: int) -> dict:
+        """One-minute candles of a day (filler candles included), from that day's trades."""
+        key = ("candles", inst.name, day)
+        v = self._candles.get(key)
+        if v is not None:
+            return v
+        t = self.day_trades(inst, day)
+        out = self._minute_candles(inst, day, t, self._last_close_before(inst, day))
+        self._candles.put(key, out, _nbytes(out))
+        return out
+
+    def _minute_candles(self, inst: Instrument, day: int, t: dict, carry: float, upto_ms: int | None = None) -> dict:
+        counts = t["counts"]
+        price, amount, ts = t["price"], t["amount"], t["ts"]
+        if upto_ms is not None:
+            keep = ts <= upto_ms
+            price, amount, ts = price[keep], amount[keep], ts[keep]
+            counts = np.bincount((ts - day_start(day)) // MIN_MS, minlength=1440).astype(np.int64)
+        has = counts > 0
+        o = np.empty(1440)
+        h = np.empty(1440)
+        lo_ = np.empty(1440)
+        c = np.empty(1440)
+        vol = np.zeros(1440)
+        cost = np.zeros(1440)
+        if len(price):
+            starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[has]
+            ends = np.cumsum(counts)[has]
+            o[has] = price[starts]
+            c[has] = price[ends - 1]
+            h[has] = np.maximum.reduceat(price, starts)
+            lo_[has] = np.minimum.reduceat(price, starts)
+            if inst.kind == "option":
+                vol[has] = np.add.reduceat(amount, starts)
+                cost[has] = np.add.reduceat(amount * price, starts)
+            else:
+                vol[has] = np.add.reduceat(amount / price, starts)
+                cost[has] = np.add.reduceat(amount, starts)
+        ar = np.arange(1440)
+        last = np.maximum.accumulate(np.where(has, ar, -1))
+        cff = np.where(last >= 0, c[np.maximum(last, 0)], carry)
+        prev = np.concatenate(([carry], cff[:-1]))
+        o = np.where(has, o, prev)
+        h = np.where(has, h, prev)
+        lo_ = np.where(has, lo_, prev)
+        c = np.where(has, c, prev)
+        return dict(open=o, high=h, low=lo_, close=c, volume=np.round(vol, 8), cost=np.round(cost, 8), has=has)
+
+    # ---------------------------------------------------------------- candles
+    def candles(self, inst: Instrument | str, start_ms: int, end_ms: int, resolution: str, now_ms: int,
+                lower_exclusive: bool = False, limit: int = 5000) -> dict:
+        """TradingView chart data as numpy arrays (``ticks`` int64, OHLC, volume, cost).
+
+        Buckets ``[tick, tick + R)`` with ``start <= tick <= end`` (``start < tick`` when
+        ``lower_exclusive``), after listing, before expiry and not after ``now``; the newest ``limit``
+        are kept.  The bucket containing ``now`` only reflects trades up to ``now``."""
+        if isinstance(inst, str):
+            inst = self.instrument(inst)
+        R = RESOLUTIONS[resolution]
+        Rms = R * MIN_MS
+        empty = dict(ticks=np.empty(0, np.int64), **{k: np.empty(0) for k in
+                                                      ("open", "high", "low", "close", "volume", "cost")})
+        first = -(-(start_ms + (1 if lower_exclusive else 0)) // Rms) * Rms
+        first = max(first, (inst.creation_ms // Rms) * Rms, T0_MS)
+        last_allowed = min(end_ms, now_ms, inst.expiration_ms - 1)
+        last = (last_allowed // Rms) * Rms
+        if last < first:
+            return empty
+        if (last - first) // Rms + 1 > limit:
+            first = last - (limit - 1) * Rms
+        d0, d1 = day_of(first), day_of(last + Rms - 1)
+        parts = {k: [] for k in ("open", "high", "low", "close", "volume", "cost")}
+        ticks = []
+        for d in range(d0, d1 + 1):
+            if now_ms < day_start(d + 1):
+                t = self.day_trades(inst, d)
+                dc = self._minute_candles(inst, d, t, self._last_close_before(inst, d), upto_ms=now_ms)
+            else:
+                dc = self.day_candles(inst, d)
+            agg = _aggregate(dc, R)
+            tk = day_start(d) + np.arange(1440 // R, dtype=np.int64) * Rms
+            ticks.append(tk)
+            for k in parts:
+                parts[k].append(agg[k])
+        tk = np.concatenate(ticks)
+        sel = slice(int(np.searchsorted(tk, first)), int(np.searchsorted(tk, last, side="right")))
+        out = {"ticks": np.ascontiguousarray(tk[sel])}
+        for k in parts:
+            out[k] = np.ascontiguousarray(np.concatenate(parts[k])[sel])
+        return out
+
+    # ---------------------------------------------------------------- trades API
+    def trades(self, inst: Instrument, start_ms: int, end_ms: int, now_ms: int, count: int | None = None,
+               newest_first: bool = False) -> dict:
+        """Trades with ``start <= timestamp <= min(end, now)`` as numpy arrays incl. ``seq``.
+
+        With ``count``, stops after ``count + 1`` trades from the oldest (or newest) end."""
+        lo = max(start_ms, inst.creation_ms, T0_MS)
+        hi = min(end_ms, now_ms, inst.expiration_ms - 1)
+        keys = ("ts", "price", "amount", "direction", "mark", "index", "seq") + (("iv",) if inst.kind == "option" else ())
+        acc = {k: [] for k in keys}
+        if hi >= lo:
+            days = range(day_of(lo), day_of(hi) + 1)
+            if newest_first:
+                days = reversed(days)
+            got = 0
+            for d in days:
+                t = self.day_trades(inst, d)
+                ts = t["ts"]
+                a, b = int(np.searchsorted(ts, lo)), int(np.searchsorted(ts, hi, side="right"))
+                if b <= a:
+                    continue
+                base = self.trade_seq_base(inst, d)
+                for k in keys:
+                    if k == "seq":
+                        acc[k].append(base + 1 + np.arange(a, b, dtype=np.int64))
+                    else:
+                        acc[k].append(t[k][a:b])
+                got += b - a
+                if count is not None and got > count:
+                    break
+            if newest_first:
+                for k in keys:
+                    acc[k].reverse()
+        return {k: (np.concatenate(v) if v else np.empty(0)) for k, v in acc.items()}
+
+    # ---------------------------------------------------------------- funding
+    def _hourly_funding(self, currency: str, day: int) -> np.ndarray:
+        """interest_1h for the 24 hours *ending* at 01:00..24:00 of ``day``."""
+        key = ("funding", currency, day)
+        v = self._memo.get(key)
+        if v is not None:
+            return v
+        p = self._day_paths(currency, day)["premium"][:1440]
+        f = p - np.clip(p, -DAMPENER, DAMPENER)
+        v = f.reshape(24, 60).mean(axis=1) / 8
+        if len(self._memo) > 500_000:
+            self._memo.clear()
+        self._memo[key] = v
+        return v
+
+    def funding(self, currency: str, start_ms: int, end_ms: int, now_ms: int, limit: int | None = 744) -> list[dict]:
+        """Hourly funding rows with ``start <= timestamp <= end`` (and <= now), the newest ``limit``."""
+        perp = self._make_future(currency, None)
+        lo = max(start_ms, FUNDING_START_MS, perp.creation_ms)
+        hi = min(end_ms, now_ms)
+        first = -(-lo // HOUR_MS) * HOUR_MS
+        last = (hi // HOUR_MS) * HOUR_MS
+        if last < first:
+            return []
+        if limit is not None and (last - first) // HOUR_MS + 1 > limit:
+            first = last - (limit - 1) * HOUR_MS
+        hours = np.arange(first - 7 * HOUR_MS, last + 1, HOUR_MS, dtype=np.int64)
+        # interest_1h of the hour ending at h: stored at day of (h - 1h), slot hour-of-(h-1h)
+        prev = hours - HOUR_MS
+        days = (prev - T0_MS) // DAY_MS
+        slot = ((prev - T0_MS) % DAY_MS) // HOUR_MS
+        i1 = np.empty(len(hours))
+        for d in np.unique(days):
+            m = days == d
+            i1[m] = self._hourly_funding(currency, int(d))[slot[m]]
+        i8 = np.convolve(i1, np.ones(8), "valid")  # sums of 8 consecutive
+        i1 = i1[7:]
+        hours = hours[7:]
+        idx = self._interp(currency, "index", hours)
+        pidx = self._interp(currency, "index", hours - HOUR_MS)
+        return [dict(timestamp=int(h), index_price=round(float(a), 2), prev_index_price=round(float(b), 2),
+                     interest_8h=round(float(x8), 10), interest_1h=round(float(x1), 10))
+                for h, a, b, x8, x1 in zip(hours, idx, pidx, i8, i1)]
+
+    # ---------------------------------------------------------------- delivery, settlement, dvol
+    def delivery_price(self, currency: str, day: int) -> float:
+        return round(self.index_price(currency, day_start(day) + 8 * HOUR_MS), 2)
+
+    def settlement_records(self, currency: str, ts_ms: int, kind_filter: str | None = None,
+                           only: Instrument | None = None) -> list[dict]:
+        """Settlement/delivery records of the 08:00 UTC event at ``ts_ms`` (sorted by type, name)."""
+        idx = round(self.index_price(currency, ts_ms), 2)
+        out = []
+        insts = [only] if only is not None else self.instruments_between(currency, None, ts_ms - 1, ts_ms)
+        for inst in insts:
+            if inst.creation_ms >= ts_ms:
+                continue
+            rng = _rng(self.seed, "settle", inst.name, ts_ms)
+            if inst.expiration_ms == ts_ms:
+                if inst.kind == "option":
+                    iv = max(idx - inst.strike, 0) if inst.is_call else max(inst.strike - idx, 0)
+                    mark = round(iv / idx, 8)
+                else:
+                    mark = idx
+                out.append(dict(type="delivery", timestamp=ts_ms, instrument_name=inst.name, index_price=idx,
+                                mark_price=mark, session_profit_loss=round(float(rng.normal(0, 1.0)), 8)))
+            elif inst.alive(ts_ms) and inst.kind == "future":
+                rec = dict(type="settlement", timestamp=ts_ms, instrument_name=inst.name, index_price=idx,
+                           mark_price=float(round_to_tick(self.fair_price(inst, ts_ms), inst.tick_size)),
+                           session_profit_loss=round(float(rng.normal(0, 2.0)), 8))
+                if inst.is_perpetual:
+                    rec["funding"] = round(float(self.funding(currency, ts_ms - DAY_MS, ts_ms, ts_ms, 24)[-1][
+                        "interest_8h"]) if ts_ms >= FUNDING_START_MS + HOUR_MS else 0.0, 10)
+                out.append(rec)
+        out.sort(key=lambda r: (r["type"], r["instrument_name"]))
+        if kind_filter:
+            out = [r for r in out if r["type"] == kind_filter]
+        return out
+
+    def dvol_value(self, currency: str, ts) -> np.ndarray:
+        return np.round(self._interp(currency, "vol", ts) * (1 + 0.05 * (1 - 30 / 365)) * 100, 2)
+
+
+def _aggregate(dc: dict, R: int) -> dict:
+    if R == 1:
+        return dc
+    n = 1440 // R
+    has = dc["has"].reshape(n, R)
+    anyt = has.any(axis=1)
+    first = np.argmax(has, axis=1)
+    lastix = R - 1 - np.argmax(has[:, ::-1], axis=1)
+    rows = np.arange(n)
+    o2 = dc["open"].reshape(n, R)
+    c2 = dc["close"].reshape(n, R)
+    fill = o2[:, 0]
+    return dict(
+        open=np.where(anyt, o2[rows, first], fill),
+        close=np.where(anyt, c2[rows, lastix], fill),
+        high=np.where(anyt, np.where(has, dc["high"].reshape(n, R), -np.inf).max(axis=1), fill),
+        low=np.where(anyt, np.where(has, dc["low"].reshape(n, R), np.inf).min(axis=1), fill),
+        volume=np.round(dc["volume"].reshape(n, R).sum(axis=1), 8),
+        cost=np.round(dc["cost"].reshape(n, R).sum(axis=1), 8),
+        has=anyt,
+    )
+
+
+def _ar1(eps: np.ndarray, phi: float, sigma: float) -> np.ndarray:
+    x = np.empty(len(eps))
+    acc = 0.0
+    sd0 = sigma / math.sqrt(1 - phi * phi)
+    acc = eps[0] * sd0
+    x[0] = acc
+    for i in range(1, len(eps)):
+        acc = phi * acc + sigma * eps[i]
+        x[i] = acc
+    return x
