@@ -585,6 +585,37 @@ async function openBackend(dataDir, lockTimeout, createExtension) {
   return backend;
 }
 
+// Two PGlite processes on one data directory would corrupt it: keep a pid file while we run. It sits
+// next to the directory, not in it: PGlite refuses to initialise a non-empty new directory.
+function lockDataDir(dir) {
+  const pidFile = `${dir}.embedded.pid`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(pidFile, `${process.pid}\n`, { flag: 'wx' });
+      process.on('exit', () => {
+        try {
+          if (fs.readFileSync(pidFile, 'utf8').trim() === String(process.pid)) fs.unlinkSync(pidFile);
+        } catch {}
+      });
+      return;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const other = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      let alive = false;
+      try {
+        alive = other > 0 && process.kill(other, 0);
+      } catch (e) {
+        alive = e.code === 'EPERM';
+      }
+      if (alive) {
+        process.stderr.write(`error: data directory ${dir} is in use by another embedded server (pid ${other})\n`);
+        process.exit(5);
+      }
+      fs.unlinkSync(pidFile); // stale: its server was killed
+    }
+  }
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   let dataDir = 'memory://';
@@ -593,6 +624,7 @@ async function main() {
     shown = path.resolve(opts.data);
     fs.mkdirSync(shown, { recursive: true });
     dataDir = shown;
+    lockDataDir(shown);
   }
 
   // Claim the port first: a taken port should fail fast, before the 2-3 s PGlite start.
@@ -648,7 +680,8 @@ async function main() {
   try {
     backend = await openBackend(dataDir, opts.lockTimeout, opts.createExtension);
   } catch (err) {
-    process.stderr.write(`error: cannot start PGlite on ${shown}: ${err && err.stack ? err.stack : err}\n`);
+    const detail = err && err.stack ? err.stack : require('node:util').inspect(err);
+    process.stderr.write(`error: cannot start PGlite on ${shown}: ${detail}\n`);
     process.exit(4);
   }
   if (stopping) return;
