@@ -1,0 +1,186 @@
+"""`ingest backfill ...`: a thin click layer over ingest.backfill.backfill()."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, timezone
+
+import click
+
+from ingest.backfill.runner import DEFAULT_INDEX_SOURCES, INDEX_SOURCES
+
+
+def parse_when(value: str | None) -> int | None:
+    """'2024-06-01', '2024-06-01T12:30', '2024-06-01 12:30:00Z' (UTC) or epoch milliseconds -> ms."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if text.isdigit():
+        n = int(text)
+        return n if n > 10**11 else n * 1000  # seconds or milliseconds
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not a date or timestamp: {value!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
+def _common(fn):
+    options = [
+        click.option("--instrument", "instruments", multiple=True, metavar="NAME",
+                     help="Only this instrument (repeatable), e.g. BTC-PERPETUAL or BTC-28JUN24."),
+        click.option("--since", help="Start: a UTC date/time (2024-01-01, 2024-01-01T12:00) or epoch ms."),
+        click.option("--until", help="End (inclusive), same formats; default: the last complete minute."),
+        click.option("--dry-run", is_flag=True, help="Print the plan (instruments × windows, requests, "
+                                                     "estimated duration) and fetch nothing."),
+        click.option("--resume/--restart", default=True, show_default=True,
+                     help="Skip windows finished by an earlier run, or forget the checkpoints first."),
+        click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
+                     help="Fetch threads (all share the one rate limiter)."),
+        click.option("--prefetch", default=8, show_default=True, type=click.IntRange(1, 64),
+                     help="Windows fetched ahead of the one being loaded."),
+        click.option("--no-refresh", is_flag=True, help="Do not refresh continuous aggregates afterwards."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _run(dataset: str, instruments, since, until, dry_run, resume, workers, prefetch, no_refresh,
+         sources=DEFAULT_INDEX_SOURCES) -> None:
+    from ingest.backfill.runner import backfill as run_backfill
+    from ingest.config import Settings
+    from ingest.db import DatabaseError, connect
+    from ingest.deribit.client import DeribitClient
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    since_ms, until_ms = parse_when(since), parse_when(until)
+    if since_ms is not None and until_ms is not None and until_ms < since_ms:
+        raise click.BadParameter("--until is before --since")
+    client = DeribitClient.from_settings(settings)
+    try:
+        conn = connect(settings.database_url, autocommit=True)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    with conn:
+        try:
+            result = run_backfill(dataset, client, conn, since_ms=since_ms, until_ms=until_ms,
+                                  instruments=list(instruments), sources=tuple(sources), restart=not resume,
+                                  dry_run=dry_run, workers=workers, depth=prefetch, refresh=not no_refresh,
+                                  echo=click.echo)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    if not result.ok:
+        click.echo(f"{len(result.failed) or result.stats.windows_failed} window(s) failed; "
+                   "run the same command again to retry them", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def backfill() -> None:
+    """Backfill history into TimescaleDB: complete, resumable, idempotent, at the API's rate limit.
+
+    Checkpoints per instrument and window live in backfill_checkpoints: stop it (even kill -9) and
+    run the same command again to continue. Windows that kept failing are reported, exit status 1,
+    and retried on the next run.
+
+    \b
+    Example:
+        ingest backfill perpetuals --since 2024-01-01
+        ingest backfill all --dry-run
+    """
+
+
+@backfill.command("perpetuals")
+@_common
+def perpetuals(**kw) -> None:
+    """1-minute candles of BTC-PERPETUAL and ETH-PERPETUAL (or --instrument) from listing to now.
+
+    \b
+    Example:
+        ingest backfill perpetuals
+        ingest backfill perpetuals --instrument BTC-PERPETUAL --since 2024-05-01 --until 2024-05-31
+    """
+    _run("perpetuals", **kw)
+
+
+@backfill.command("futures")
+@_common
+def futures(**kw) -> None:
+    """1-minute candles of every dated future since 2019, expired ones included.
+
+    Contracts get_instruments no longer lists are reconstructed from the expiry calendar (quarterlies
+    since 2019, monthlies and weeklies since 2021), confirmed against the exchange's chart data (the
+    history host for archived ones) and recorded in instruments with source 'calendar'.
+
+    \b
+    Example:
+        ingest backfill futures --since 2024-01-01
+        ingest backfill futures --instrument BTC-29MAR24
+    """
+    _run("futures", **kw)
+
+
+@backfill.command("options")
+@_common
+def options(**kw) -> None:
+    """1-minute candles of active and recently expired options: only minutes with trades.
+
+    \b
+    Example:
+        ingest backfill options --instrument BTC-28JUN24-70000-C
+        ingest backfill options --since 2024-05-25 --dry-run
+    """
+    _run("options", **kw)
+
+
+@backfill.command("funding")
+@_common
+def funding(**kw) -> None:
+    """Hourly funding of the perpetuals since their funding history starts (also fills the hourly
+    index, index_prices source 'funding').
+
+    \b
+    Example:
+        ingest backfill funding
+        ingest backfill funding --instrument ETH-PERPETUAL --since 2023-01-01
+    """
+    _run("funding", **kw)
+
+
+@backfill.command("index")
+@_common
+@click.option("--source", "sources", multiple=True, type=click.Choice(INDEX_SOURCES),
+              help="Index sources (repeatable): funding (hourly), delivery (daily 08:00 UTC), trades "
+                   "(minute-level from trades on the history host: heavy; default last 30 days). "
+                   "Default: funding and delivery.")
+def index(sources, **kw) -> None:
+    """The real btc_usd / eth_usd index (never a perpetual's close) into index_prices.
+
+    \b
+    Example:
+        ingest backfill index
+        ingest backfill index --source trades --since 2024-05-01 --until 2024-05-02
+    """
+    _run("index", sources=sources or DEFAULT_INDEX_SOURCES, **kw)
+
+
+@backfill.command("all")
+@_common
+def all_(**kw) -> None:
+    """Everything, in order: perpetuals, funding, index (funding + delivery), futures, options.
+
+    \b
+    Example:
+        ingest backfill all --dry-run
+        ingest backfill all --since 2024-01-01
+    """
+    _run("all", **kw)

@@ -1,0 +1,189 @@
+"""Run a backfill of one dataset (or all): plan, pump windows, refresh continuous aggregates, report."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import psycopg
+
+from ingest import instruments as instruments_mod
+from ingest.backfill import caggs, checkpoints
+from ingest.backfill import datasets as ds
+from ingest.backfill.checkpoints import DoneIndex
+from ingest.backfill.engine import Engine, Window
+from ingest.backfill.progress import Progress, Stats, summary
+from ingest.deribit.client import DeribitClient
+from ingest.validate import ms_to_datetime
+
+log = logging.getLogger("ingest.backfill")
+
+DATASETS = ("perpetuals", "futures", "options", "funding", "index")
+# `all`: the cheap, most used series first; options (thousands of instruments) last
+ALL_ORDER = ("perpetuals", "funding", "index", "futures", "options")
+INDEX_SOURCES = ("funding", "delivery", "trades")
+DEFAULT_INDEX_SOURCES = ("funding", "delivery")
+CHECKPOINT_DATASETS = {"perpetuals": ["perpetuals"], "futures": ["futures"], "options": ["options"],
+                       "funding": ["funding"], "index": ["funding", "index_trades"]}
+
+
+@dataclass
+class PlanLine:
+    dataset: str
+    instrument: str
+    first_ms: int
+    last_ms: int
+    windows: int = 0
+    done: int = 0
+
+    @property
+    def requests(self) -> int:
+        return self.windows - self.done
+
+
+@dataclass
+class Result:
+    stats: Stats
+    client_stats: Counter
+    failed: list = field(default_factory=list)
+    plan: list[PlanLine] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.stats.windows_failed == 0
+
+
+def server_now(client: DeribitClient) -> int:
+    """The exchange's clock (the simulator's may be frozen in the past)."""
+    return int(client.call("get_time"))
+
+
+def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, sources, counter=None,
+             probe: bool = True, progress: Progress | None = None) -> Iterator[Window]:
+    def count(*_args):
+        if progress is not None:
+            progress.add_planned(1)
+        if counter is not None:
+            counter(*_args)
+
+    if dataset == "perpetuals":
+        done = DoneIndex.load(conn, "perpetuals")
+        yield from ds.candle_windows(ctx, "perpetuals", ds.SPECS["perpetuals"], iter(ds.perpetual_targets(ctx)),
+                                     done, _target_counter(count))
+    elif dataset == "futures":
+        done = DoneIndex.load(conn, "futures")
+        if probe:
+            listed = [i for n, i in ctx.listed("future").items() if not n.endswith("PERPETUAL")]
+            instruments_mod.upsert(conn, instruments_mod.validate(listed, "exchange"))
+
+        def targets():
+            for t in ds.future_targets(ctx, probe=probe):
+                if probe and t.source == "calendar" and t.item is not None:
+                    instruments_mod.upsert(conn, instruments_mod.validate([t.item], "calendar"))
+                yield t
+        yield from ds.candle_windows(ctx, "futures", ds.SPECS["futures"], targets(), done, _target_counter(count))
+    elif dataset == "options":
+        done = DoneIndex.load(conn, "options")
+        targets = ds.option_targets(ctx)
+        if probe:
+            instruments_mod.upsert(conn, instruments_mod.validate([t.item for t in targets if t.item], "exchange"))
+        yield from ds.candle_windows(ctx, "options", ds.SPECS["options"], iter(targets), done,
+                                     _target_counter(count))
+    elif dataset == "funding":
+        yield from ds.funding_windows(ctx, DoneIndex.load(conn, "funding"), count)
+    elif dataset == "index":
+        if "funding" in sources:
+            yield from ds.funding_windows(ctx, DoneIndex.load(conn, "funding"), count)
+        if "delivery" in sources:
+            for w in ds.delivery_windows(ctx):
+                count(w.instrument, w.start_ms, w.end_ms, False)
+                yield w
+        if "trades" in sources:
+            yield from ds.trades_windows(ctx, DoneIndex.load(conn, "index_trades"), count)
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}")
+
+
+def _target_counter(count):
+    def counter(target, s, e, done):
+        count(target.name, s, e, done)
+    return counter
+
+
+def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, since_ms: int | None = None,
+             until_ms: int | None = None, instruments: list[str] | tuple = (), sources=DEFAULT_INDEX_SOURCES,
+             restart: bool = False, dry_run: bool = False, workers: int = 4, depth: int = 8,
+             refresh: bool = True, progress_stream=None, tty: bool | None = None,
+             echo: Callable[[str], None] = print) -> Result:
+    """Backfill `dataset` (perpetuals|futures|options|funding|index|all). `conn` must be autocommit
+    (transactions are opened per window; the aggregate refresh needs autocommit)."""
+    if not conn.autocommit:
+        raise ValueError("backfill needs an autocommit connection")
+    names = ALL_ORDER if dataset == "all" else (dataset,)
+    for n in names:
+        if n not in DATASETS:
+            raise ValueError(f"unknown dataset {n!r}; one of {', '.join(DATASETS)} or all")
+    bad = [s for s in sources if s not in INDEX_SOURCES]
+    if bad:
+        raise ValueError(f"unknown index source(s) {bad}; one of {', '.join(INDEX_SOURCES)}")
+    now_ms = server_now(client)
+    ctx = ds.Context(client, now_ms, since_ms, until_ms, list(instruments))
+    stats = Stats()
+    result = Result(stats, client.stats)
+    if dry_run:
+        return _dry_run(names, ctx, conn, sources, client, result, echo)
+    if restart:
+        for n in names:
+            for cp in CHECKPOINT_DATASETS[n]:
+                removed = checkpoints.restart(conn, cp, list(instruments) or None)
+                log.info("--restart: forgot %d checkpoints of %s", removed, cp)
+    progress = Progress(stats, stream=progress_stream, tty=tty)
+    engine = Engine(conn, stats, progress, workers=workers, depth=depth)
+    try:
+        for n in names:
+            progress.label = f"backfill {n}"
+            engine.run(_windows(n, ctx, conn, sources, progress=progress))
+    finally:
+        progress.update(force=True)
+        progress.close()
+    if refresh and engine.touched.ranges:
+        result.refreshed = caggs.refresh(conn, engine.touched.ranges)
+    cps = sorted({cp for n in names for cp in CHECKPOINT_DATASETS[n]})
+    result.failed = checkpoints.failed_windows(conn, cps)
+    result.text = summary(stats, client.stats, result.failed)
+    echo(result.text)
+    return result
+
+
+def _dry_run(names, ctx, conn, sources, client, result: Result, echo) -> Result:
+    lines: dict[tuple[str, str], PlanLine] = {}
+    for n in names:
+        def counter(instrument, s, e, done, n=n):
+            key = (n, instrument)
+            line = lines.get(key)
+            if line is None:
+                line = lines[key] = PlanLine(n, instrument, s, e)
+            line.first_ms, line.last_ms = min(line.first_ms, s), max(line.last_ms, e)
+            line.windows += 1
+            line.done += bool(done)
+        for _ in _windows(n, ctx, conn, sources, counter=counter, probe=False):
+            pass
+    result.plan = list(lines.values())
+    rps = client.limiter.requests_per_s
+    total = sum(p.requests for p in result.plan)
+    out = [f"plan (dry run; server time {ms_to_datetime(ctx.now_ms):%Y-%m-%d %H:%M} UTC)",
+           f"{'dataset':<11} {'instrument':<24} {'from':<17} {'to':<17} {'windows':>8} {'done':>6} {'requests':>9}"]
+    for p in result.plan:
+        out.append(f"{p.dataset:<11} {p.instrument:<24} {ms_to_datetime(p.first_ms):%Y-%m-%d %H:%M} "
+                   f"{ms_to_datetime(p.last_ms):%Y-%m-%d %H:%M} {p.windows:>8,} {p.done:>6,} {p.requests:>9,}")
+    out.append(f"{len(result.plan)} instrument series, {sum(p.windows for p in result.plan):,} windows, "
+               f"{total:,} requests to send; at {rps:.0f} requests/s about {total / rps:,.0f} s "
+               f"(reconstructed futures are probed first: one more request each; funding pages stop "
+               f"earlier, at the start of the history)")
+    result.text = "\n".join(out)
+    echo(result.text)
+    return result
