@@ -25,7 +25,7 @@ from ingest.deribit.client import DeribitError, RequestFailed
 from ingest.load import copy_upsert
 from ingest.sqlfiles import query
 from ingest.tables import TableSpec
-from ingest.validate import Validated
+from ingest.validate import Validated, ms_to_datetime
 
 log = logging.getLogger("ingest.backfill")
 
@@ -84,39 +84,44 @@ def _dedupe(rows: list) -> list:
     return out
 
 
+def window_is_empty(conn: psycopg.Connection, part: Part) -> bool:
+    """True when the part's window of its instrument holds no row yet (inside the caller's transaction)."""
+    name, start, end = part.window
+    return not conn.execute(sql.SQL(query("backfill_window_has_rows")).format(
+        table=sql.Identifier(part.spec.name)),
+        {"instrument": name, "start": ms_to_datetime(start), "end": ms_to_datetime(end)}).fetchone()[0]
+
+
+def copy_rows(conn: psycopg.Connection, spec: TableSpec, rows: list) -> int:
+    """Plain COPY into the table (the caller checked that none of these keys exists)."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
+    with conn.cursor() as cur:
+        with cur.copy(sql.SQL("COPY {t} ({c}) FROM STDIN").format(t=sql.Identifier(spec.name), c=cols)) as copy:
+            for row in rows:
+                copy.write_row(row)
+    return len(rows)
+
+
 def load_part(conn: psycopg.Connection, part: Part, fast: bool = True) -> int:
     """Load one part inside the caller's transaction; returns rows inserted or changed."""
     rows = part.validated.rows
     if not rows:
         return 0
-    if fast and part.window is not None:
-        name, start, end = part.window
-        from ingest.validate import ms_to_datetime
-
-        has = conn.execute(sql.SQL(query("backfill_window_has_rows")).format(
-            table=sql.Identifier(part.spec.name)),
-            {"instrument": name, "start": ms_to_datetime(start), "end": ms_to_datetime(end)}).fetchone()[0]
-        if not has:
-            rows = _dedupe(rows)
-            cols = sql.SQL(", ").join(map(sql.Identifier, part.spec.column_names))
-            with conn.cursor() as cur:
-                with cur.copy(sql.SQL("COPY {t} ({c}) FROM STDIN").format(
-                        t=sql.Identifier(part.spec.name), c=cols)) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            return len(rows)
+    if fast and part.window is not None and window_is_empty(conn, part):
+        return copy_rows(conn, part.spec, _dedupe(rows))
     return copy_upsert(conn, part.spec, rows)
 
 
 class Engine:
     def __init__(self, conn: psycopg.Connection, stats: Stats, progress: Progress | None = None,
-                 workers: int = 4, depth: int = 8, fast_path: bool = True):
+                 workers: int = 4, depth: int = 8, fast_path: bool = True, batch_rows: int = 50_000):
         self.conn = conn
         self.stats = stats
         self.progress = progress
         self.workers = max(1, workers)
         self.depth = max(1, depth)
         self.fast_path = fast_path
+        self.batch_rows = batch_rows
         self.touched = Touched()
         self._stopped: set[str] = set()
 
@@ -141,15 +146,24 @@ class Engine:
             try:
                 fill()
                 while pending:
-                    w, future = pending.popleft()
-                    try:
-                        fetched = future.result()
-                    except (RequestFailed, DeribitError) as exc:
-                        self._failed(w, str(exc))
-                    else:
+                    # the oldest window (waiting for it), then any later ones already fetched, up to
+                    # batch_rows: one transaction loads them all with their checkpoints
+                    batch = []
+                    rows = 0
+                    while pending and (not batch or (pending[0][1].done() and rows < self.batch_rows)):
+                        w, future = pending.popleft()
+                        try:
+                            fetched = future.result()
+                        except (RequestFailed, DeribitError) as exc:
+                            self._failed(w, str(exc))
+                            continue
                         if fetched.empty and w.stop_on_empty and w.group is not None:
                             self._stopped.add(w.group)
-                        self._load(w, fetched)
+                        batch.append((w, fetched))
+                        rows += sum(len(p.validated.rows) for p in fetched.parts)
+                        fill()
+                    if batch:
+                        self._load(batch)
                     if self.progress:
                         self.progress.update()
                     fill()
@@ -164,17 +178,25 @@ class Engine:
         if w.checkpoint:
             checkpoints.mark_failed(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms, error)
 
-    def _load(self, w: Window, fetched: Fetched) -> None:
-        loaded_total = 0
+    def _load(self, batch: list[tuple[Window, Fetched]]) -> None:
+        fast: dict[str, tuple[TableSpec, list]] = {}
         with self.conn.transaction():
-            for part in fetched.parts:
-                n = load_part(self.conn, part, self.fast_path)
-                q = quarantine.save(self.conn, part.validated.rejected)
-                self.stats.rows[part.spec.name] += n
-                self.stats.fetched[part.spec.name] += len(part.validated.rows)
-                self.stats.quarantined += q
-                loaded_total += len(part.validated.rows)
-                self.touched.add(part.spec.name, part.validated.rows)
-            if w.checkpoint:
-                checkpoints.mark_done(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms, loaded_total)
-        self.stats.windows_done += 1
+            for w, fetched in batch:
+                loaded_total = 0
+                for part in fetched.parts:
+                    rows = part.validated.rows
+                    if rows and self.fast_path and part.window is not None and window_is_empty(self.conn, part):
+                        fast.setdefault(part.spec.name, (part.spec, []))[1].extend(_dedupe(rows))
+                        n = len(rows)
+                    else:
+                        n = copy_upsert(self.conn, part.spec, rows) if rows else 0
+                    self.stats.rows[part.spec.name] += n
+                    self.stats.fetched[part.spec.name] += len(rows)
+                    self.stats.quarantined += quarantine.save(self.conn, part.validated.rejected)
+                    loaded_total += len(rows)
+                    self.touched.add(part.spec.name, rows)
+                if w.checkpoint:
+                    checkpoints.mark_done(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms, loaded_total)
+            for spec, rows in fast.values():
+                copy_rows(self.conn, spec, rows)
+        self.stats.windows_done += len(batch)
