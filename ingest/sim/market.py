@@ -125,7 +125,7 @@ LEAD = {"quarter": timedelta(weeks=26), "month": timedelta(weeks=8), "week": tim
         "day": timedelta(days=3)}
 OPT_GRID = {"day": (0.01, 8), "week": (0.02, 10), "month": (0.03, 12), "quarter": (0.06, 14)}
 FUT_RATE = {"quarter": 0.8, "month": 0.4, "week": 0.3}
-PERP_RATE = 4.0
+PERP_RATE = 2.0
 DAMPENER = 0.0005
 
 
@@ -720,9 +720,9 @@ class Market:
         else:
             P = self._day_paths(inst.currency, day)
             grid = np.arange(1441)
-            idx = np.interp(pos, grid, P["index"])
-            out["index"] = idx
             if inst.kind == "option":
+                idx = np.interp(pos, grid, P["index"])
+                out["index"] = idx
                 tau = np.maximum(inst.expiration_ms - ts, 0) / YEAR_MS
                 F = idx * np.exp(np.interp(pos, grid, P["basis"]) * tau)
                 iv_mark = smile_iv(np.interp(pos, grid, P["vol"]), F, inst.strike, tau)
@@ -736,7 +736,6 @@ class Market:
                 out["iv"] = np.round(implied_vol_newton(price * F, F, inst.strike, tau, inst.is_call, iv_t) * 100, 2)
             else:
                 mark = np.interp(pos, grid, self._fair_path(inst, day))
-                out["mark"] = mark
                 half = 0.00005 + 0.0002 * u
                 out["price"] = round_to_tick(mark * (1 + direction * half), inst.tick_size)
                 out["amount"] = inst.min_trade_amount * np.maximum(1, np.round(rng.lognormal(3.0, 1.5, n)))
@@ -881,6 +880,10 @@ class Market:
                 for k in keys:
                     if k == "seq":
                         acc[k].append(base + 1 + np.arange(a, b, dtype=np.int64))
+                    elif k in ("mark", "index") and k not in t:
+                        pos = (ts[a:b] - day_start(d)) / MIN_MS
+                        path = self._fair_path(inst, d) if k == "mark" else self._day_paths(inst.currency, d)["index"]
+                        acc[k].append(np.interp(pos, np.arange(1441), path))
                     else:
                         acc[k].append(t[k][a:b])
                 got += b - a
