@@ -161,9 +161,21 @@ def _ms_of(value) -> int | None:
 # --------------------------------------------------------------------------- candles
 
 
+PAYLOAD_ATTEMPTS = 3
+
+
+def _whole_payload(rejected) -> bool:
+    return not (isinstance(rejected.payload, dict) and "tick" in rejected.payload)
+
+
 def _candle_fetch(ctx: Context, dataset: str, spec: TableSpec, name: str, start: int, end: int):
     def fetch() -> Fetched:
-        validated, _host = ctx.fetcher.fetch_validated(dataset, name, start, end)
+        # a payload broken as a whole (null arrays, not an object) is fetched again a few times before
+        # it is quarantined as one record: the exchange answers correctly on the next try
+        for _ in range(PAYLOAD_ATTEMPTS):
+            validated, _host = ctx.fetcher.fetch_validated(dataset, name, start, end)
+            if not any(_whole_payload(r) for r in validated.rejected):
+                break
         if spec is OPTIONS_OHLCV:
             # options: only candles with trades (a filler candle of an illiquid option says nothing)
             validated.rows = [r for r in validated.rows if r[6] > 0]
