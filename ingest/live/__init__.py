@@ -1,0 +1,1 @@
+"""Live collection (`ingest run`) and its status (`ingest status`); see docs/live.md."""

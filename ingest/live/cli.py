@@ -1,0 +1,81 @@
+"""`ingest run`: the live collector (registered by ingest/cli.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ingest.live.context import ALL_JOBS
+
+
+def _jobs(value: str | None) -> tuple[str, ...]:
+    if not value or value == "all":
+        return ALL_JOBS
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in ALL_JOBS]
+    if unknown:
+        raise click.BadParameter(f"unknown job(s) {', '.join(unknown)}; choose from {', '.join(ALL_JOBS)}")
+    return names
+
+
+@click.command("run")
+@click.option("--lease-seconds", type=float, default=30.0, show_default=True,
+              help="Leader lease period; renewed every third of it. A standby takes over within two.")
+@click.option("--rate-share", type=float, default=None,
+              help="Fraction of Deribit's request budget this process may use "
+                   "[default: DERIBIT_RATE_SHARE if below 1, else 0.25].")
+@click.option("--jobs", "jobs", default="all", show_default=True,
+              help=f"Comma-separated jobs to run: {', '.join(ALL_JOBS)}.")
+@click.option("--once", is_flag=True, help="Take the lease, run each selected job once, release, exit "
+                                           "(0 ok, 1 a job failed, 2 another process leads).")
+@click.option("--lookback-minutes", type=int, default=120, show_default=True,
+              help="Where candle collection starts for an instrument with no stored candle.")
+@click.option("--catchup-days", type=float, default=3.0, show_default=True,
+              help="How far back catch-up and gap repair look (older history is the backfill's).")
+@click.option("--sweep-minutes", type=int, default=60, show_default=True,
+              help="The exchange-greeks sweep covers every option once per this many minutes.")
+@click.option("--currencies", default="BTC,ETH", show_default=True, help="Currencies to collect.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, sweep_minutes, currencies,
+        verbose) -> None:
+    """Live collection: one leader, the whole chain every minute, self-healing.
+
+    Candles of the perpetuals and active futures every minute (with catch-up after downtime), the
+    BTC/ETH option chain with computed greeks every minute, option candles of traded options, the
+    index every minute, exchange greeks spread over the hour, funding and instruments hourly, gap
+    repair. Start two on one database: one leads (lease row), the other stands by and takes over.
+    SIGTERM/SIGINT finish the current writes, release the lease and exit 0. See docs/live.md.
+
+    \b
+    Example:
+        ingest run                                   # long-lived, the leader or a standby
+        ingest run --once --jobs candles,index       # one cycle of two jobs, then exit
+        DERIBIT_API_URL=http://127.0.0.1:8765/api/v2 ingest run --lease-seconds 15
+    """
+    import logging
+
+    from ingest.config import Settings
+    from ingest.live import logsetup
+    from ingest.live.context import Context, LiveConfig
+    from ingest.live.scheduler import Collector, run_once
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if rate_share is None:
+        rate_share = settings.rate_share if settings.rate_share < 1 else 0.25
+    if not 0 < rate_share <= 1:
+        raise click.BadParameter("must be in (0, 1]", param_hint="--rate-share")
+    if lease_seconds < 3:
+        raise click.BadParameter("must be at least 3 seconds", param_hint="--lease-seconds")
+    logsetup.setup(settings, logging.DEBUG if verbose else logging.INFO)
+    config = LiveConfig(lease_seconds=lease_seconds, rate_share=rate_share, jobs=_jobs(jobs),
+                        initial_lookback_min=lookback_minutes, catchup_days=catchup_days,
+                        gap_days=catchup_days, sweep_minutes=max(1, sweep_minutes),
+                        currencies=tuple(c.strip().upper() for c in currencies.split(",") if c.strip()))
+    ctx = Context(settings, config)
+    if once:
+        sys.exit(run_once(ctx))
+    sys.exit(Collector(ctx).run())

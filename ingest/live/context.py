@@ -1,0 +1,104 @@
+"""What every live job receives: settings, the one rate-limited Deribit client, a connection factory,
+the lease, and a little state kept between runs (the chain's option names, the option-trades cursor,
+rows waiting for the database to come back)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from ingest.candles import CandleFetcher
+from ingest.config import Settings
+from ingest.deribit.client import DeribitClient
+from ingest.live.lease import Lease
+
+ALL_JOBS = ("instruments", "candles", "chain", "option_candles", "index", "ticker_sweep", "funding",
+            "gap_repair")
+
+
+@dataclass
+class LiveConfig:
+    lease_seconds: float = 30.0
+    lease_name: str = "ingest-run"
+    rate_share: float = 0.25
+    currencies: tuple[str, ...] = ("BTC", "ETH")
+    # candles: how far back to start an instrument with no stored candle; how far back catch-up looks
+    initial_lookback_min: int = 120
+    catchup_days: float = 3.0
+    # gap repair: the last N days, at most this many gaps per run
+    gap_days: float = 3.0
+    gap_max_per_run: int = 20
+    # the exchange-greeks sweep covers every option once per this many minutes
+    sweep_minutes: int = 60
+    # rows kept in memory while the database is unreachable (per dataset), in payloads
+    pending_max: int = 120
+    jobs: tuple[str, ...] = ALL_JOBS
+    db_timeout: float = 5.0
+
+
+class CountingClient:
+    """A per-job view of the shared client that counts this job's requests (the limiter is shared)."""
+
+    def __init__(self, client: DeribitClient):
+        self._client = client
+        self.requests = 0
+
+    def call(self, method: str, params: dict | None = None, *, host: str = "www") -> Any:
+        self.requests += 1
+        return self._client.call(method, params, host=host)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+class Context:
+    def __init__(self, settings: Settings, config: LiveConfig, client: DeribitClient | None = None,
+                 pool: ConnectionPool | None = None, lease: Lease | None = None):
+        self.settings = settings
+        self.config = config
+        self.client = client or DeribitClient.from_settings(settings, share=config.rate_share)
+        self.pool = pool or ConnectionPool(
+            settings.database_url, min_size=1, max_size=4, open=False, timeout=config.db_timeout,
+            reconnect_timeout=0, name="ingest-live", check=ConnectionPool.check_connection,
+            kwargs={"autocommit": True, "connect_timeout": max(2, int(config.db_timeout))})
+        try:
+            self.pool.open(wait=False)
+        except Exception:
+            pass
+        self.lease = lease or Lease(self.connect, name=config.lease_name, seconds=config.lease_seconds)
+        self.fetcher_hosts: dict[str, str] = {}
+        self.state: dict[str, Any] = {}
+        self.pending: dict[str, deque] = {}
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    @property
+    def holder(self) -> str:
+        return self.lease.holder
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """An autocommit connection from the pool (transactions stay short and explicit)."""
+        with self.pool.connection() as conn:
+            yield conn
+
+    def fetcher(self, client) -> CandleFetcher:
+        f = CandleFetcher(client)
+        f._host = self.fetcher_hosts  # remember archived instruments across runs
+        return f
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    def close(self) -> None:
+        try:
+            self.pool.close(timeout=5)
+        except Exception:
+            pass

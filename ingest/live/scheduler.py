@@ -1,0 +1,158 @@
+"""The long-lived collector: an APScheduler 3 BlockingScheduler in one process.
+
+Cadence (UTC; minute jobs fire a few seconds after the minute closes, so its candle is final):
+
+    lease          every lease_seconds/3   renew (leader) or try to acquire (standby)
+    index          every minute at :02     get_index_price btc_usd, eth_usd
+    candles        every minute at :04     last closed minute of perpetuals + futures, catch-up
+    chain          every minute at :06     book summary BTC, ETH -> computed greeks
+    option_candles every minute at :20     candles of options that traded
+    ticker_sweep   every minute at :30     1/60 of the options' tickers -> exchange greeks
+    gap_repair     every 5 minutes at :45  missing minutes of the last gap_days
+    funding        hourly at hh:01:15      funding of the last hours (+ index source 'funding')
+    instruments    hourly at hh:00:40      get_instruments (new listings, expiries); also at takeover
+
+Every job has max_instances=1 and coalesce=True (a late run is merged, never stacked) with a misfire
+grace of 50 s. Standbys run only the lease job's acquisition; when a process becomes leader, the
+instruments, candles (catch-up) and chain jobs run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from ingest.live.context import ALL_JOBS, Context
+from ingest.live.jobs import run_job
+
+log = logging.getLogger(__name__)
+
+CRON = {
+    "index": dict(second=2),
+    "candles": dict(second=4),
+    "chain": dict(second=6),
+    "option_candles": dict(second=20),
+    "ticker_sweep": dict(second=30),
+    "gap_repair": dict(minute="*/5", second=45),
+    "funding": dict(minute=1, second=15),
+    "instruments": dict(minute=0, second=40),
+}
+ON_TAKEOVER = ("instruments", "candles", "chain", "index")
+
+
+class Collector:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.scheduler = BlockingScheduler(
+            timezone=timezone.utc,
+            executors={"default": ThreadPoolExecutor(8), "lease": ThreadPoolExecutor(1)},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 50})
+        self._running = 0
+        self._running_lock = threading.Lock()
+        self._stopping = False
+        ctx.lease.on_change = self._leadership_changed
+
+    # -- job wrappers
+    def _job(self, name: str) -> None:
+        if self.ctx.stop.is_set():
+            return
+        with self._running_lock:
+            self._running += 1
+        try:
+            now = time.time()
+            # the minute the run belongs to: the scheduled minute (a run fires a few seconds after it)
+            run_job(self.ctx, name, int(now // 60) * 60_000)
+        finally:
+            with self._running_lock:
+                self._running -= 1
+
+    def _lease_tick(self) -> None:
+        if not self.ctx.stop.is_set():
+            self.ctx.lease.tick()
+
+    def _leadership_changed(self, leader: bool) -> None:
+        if not leader or self._stopping:
+            return
+        now = datetime.now(timezone.utc)
+        for i, name in enumerate(n for n in ON_TAKEOVER if n in self.ctx.config.jobs):
+            job = self.scheduler.get_job(name)
+            if job is not None:
+                job.modify(next_run_time=now + timedelta(milliseconds=200 * (i + 1)))
+
+    def setup(self) -> None:
+        cfg = self.ctx.config
+        self.scheduler.add_job(self._lease_tick, IntervalTrigger(seconds=cfg.lease_seconds / 3),
+                               id="lease", executor="lease", next_run_time=datetime.now(timezone.utc),
+                               misfire_grace_time=None)
+        for name in ALL_JOBS:
+            if name in cfg.jobs:
+                self.scheduler.add_job(self._job, CronTrigger(timezone=timezone.utc, **CRON[name]),
+                                       args=(name,), id=name, name=name)
+
+    def request_stop(self, signum=None, frame=None) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("signal %s: finishing the current writes, then releasing the lease",
+                 signal.Signals(signum).name if signum else "stop")
+        self.ctx.stop.set()
+        try:
+            self.scheduler.shutdown(wait=False)
+        except Exception:
+            pass
+
+    def run(self) -> int:
+        self.setup()
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        log.info("ingest run: holder %s, lease %.0f s, rate share %.2f, jobs %s, database %s",
+                 self.ctx.holder, self.ctx.config.lease_seconds, self.ctx.config.rate_share,
+                 ",".join(self.ctx.config.jobs), self.ctx.settings.safe_database_url)
+        try:
+            self.scheduler.start()
+        finally:
+            self._stopping = True
+            self.ctx.stop.set()
+            deadline = time.monotonic() + 60
+            while self._running and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.ctx.lease.release()
+            self.ctx.close()
+        log.info("ingest run stopped")
+        return 0
+
+
+def run_once(ctx: Context, wait_s: float | None = None) -> int:
+    """Acquire the lease (waiting up to wait_s, default two lease periods), run each selected job once
+    in dependency order, release the lease. Exit status: 0 all ok, 1 a job failed or was partial,
+    2 another process leads."""
+    deadline = time.monotonic() + (ctx.config.lease_seconds * 2 if wait_s is None else wait_s)
+    while not ctx.lease.tick():
+        if time.monotonic() >= deadline:
+            log.error("another process holds the lease %s: not running", ctx.config.lease_name)
+            ctx.close()
+            return 2
+        time.sleep(min(1.0, ctx.config.lease_seconds / 3))
+    status = 0
+    try:
+        now = time.time()
+        minute = int(now // 60) * 60_000
+        for name in ALL_JOBS:
+            if name not in ctx.config.jobs:
+                continue
+            ctx.lease.tick()
+            result = run_job(ctx, name, minute)
+            if result is None or getattr(result, "outcome_override", "ok") != "ok":
+                status = 1
+    finally:
+        ctx.lease.release()
+        ctx.close()
+    return status
