@@ -30,6 +30,12 @@ def server():
         yield srv
 
 
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """One data directory for the restart tests: creating a fresh one is the slow part of a start."""
+    return tmp_path_factory.mktemp("embedded") / "pgdata"
+
+
 def connect(srv: EmbeddedServer, **kw) -> psycopg.Connection:
     kw.setdefault("autocommit", True)
     return psycopg.connect(srv.url, connect_timeout=10, **kw)
@@ -188,6 +194,33 @@ def test_executemany(server):
         )
 
 
+def test_executemany_error_midway_rolls_back_and_connection_recovers(server):
+    # ~150 KB of messages: the failing row sits in a later ~8 KB call than the first rows
+    rows = [(i, "p" * 40) for i in range(3000)] + [(5, "dup")] + [(i, "p") for i in range(3001, 3100)]
+    with connect(server) as conn, connect(server) as other:
+        conn.execute("CREATE TABLE em_err (id int PRIMARY KEY, pad text)")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO em_err VALUES (%s, %s)", rows)
+        assert conn.execute("SELECT count(*) FROM em_err").fetchone()[0] == 0
+        assert other.execute("SELECT count(*) FROM em_err").fetchone()[0] == 0
+
+
+def test_copy_from_stdin_the_proxy_cannot_pass_is_refused(server):
+    with connect(server) as conn:
+        conn.execute("CREATE TABLE copy_refused (id int)")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="only statement"):
+            conn.execute("SELECT 1; COPY copy_refused FROM STDIN")
+        with pytest.raises(psycopg.errors.UndefinedTable, match="needs a simple Query"):
+            conn.execute("COPY copy_refused FROM STDIN WHERE id > %s", (1,))  # extended protocol
+        # a CSV COPY (text format) inside a transaction works, and rolls back with it
+        with conn.transaction(force_rollback=True):
+            with conn.cursor().copy("COPY copy_refused (id) FROM STDIN WITH (FORMAT csv, HEADER)") as copy:
+                copy.write(b"id\n1\n2\n")
+            assert conn.execute("SELECT sum(id) FROM copy_refused").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM copy_refused").fetchone()[0] == 0
+
+
 def test_pipeline(server):
     with connect(server) as conn:
         conn.execute("CREATE TABLE pipe_t (id int, v text)")
@@ -343,8 +376,8 @@ def _make_timeseries(conn: psycopg.Connection) -> None:
     conn.execute("SELECT add_compression_policy('ticks', compress_after => interval '7 days')")
 
 
-def test_restart_keeps_data_continuous_aggregate_and_jobs(tmp_path):
-    data = tmp_path / "pgdata"
+def test_restart_keeps_data_continuous_aggregate_and_jobs(data_dir):
+    data = data_dir
     with EmbeddedServer(data=data) as srv, connect(srv) as conn:
         _make_timeseries(conn)
         assert conn.execute("SELECT count(*) FROM ticks_hourly").fetchone()[0] == 48
@@ -375,8 +408,8 @@ def test_restart_keeps_data_continuous_aggregate_and_jobs(tmp_path):
         ).fetchone()[0]
 
 
-def test_sigkill_keeps_committed_data(tmp_path):
-    data = tmp_path / "pgdata"
+def test_sigkill_keeps_committed_data(data_dir):
+    data = data_dir
     srv = EmbeddedServer(data=data).start()
     try:
         with connect(srv) as conn:

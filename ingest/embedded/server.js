@@ -147,6 +147,11 @@ function parseCopyIn(sql) {
   return { binary, ncols };
 }
 
+// A COPY ... FROM STDIN statement after another one in a multi-statement Query (approximate: it
+// is only used to refuse what the proxy cannot handle).
+const LATER_COPY_IN = /;\s*copy\b[^;]*\bfrom\s+stdin\b/i; // tested with comments and literals blanked
+const COPY_IN_REFUSED = 'SELECT * FROM "embedded server: COPY FROM STDIN needs a simple Query"';
+
 function copyInResponse({ binary, ncols }) {
   const body = Buffer.alloc(3 + 2 * ncols);
   body[0] = binary ? 1 : 0;
@@ -393,11 +398,22 @@ class Client {
 
     // COPY FROM STDIN at the head of the queue: answer it ourselves (rule 2).
     if (type === 'Q') {
-      const copy = parseCopyIn(readCStr(first, 5)[0]);
+      const sql = readCStr(first, 5)[0];
+      const copy = parseCopyIn(sql);
       if (copy) {
         this.queue.shift();
         this.copy = { query: first, parts: [], size: 0 };
         this.write(copyInResponse(copy));
+        return;
+      }
+      if (LATER_COPY_IN.test(sql.replace(/'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g, ' '))) {
+        // COPY FROM STDIN after other statements in one Query would leave PGlite waiting for data
+        // it never gets: refuse it (our ErrorResponse + ReadyForQuery, nothing reaches PGlite).
+        this.queue.shift();
+        this.write(errorResponse('0A000', 'the embedded server needs COPY ... FROM STDIN to be ' +
+          'the only statement of its query'));
+        this.write(readyForQuery(this.backend.status));
+        if (!this.midBatch && this.backend.status === 'I') this.backend.release(this);
         return;
       }
     }
@@ -471,7 +487,9 @@ class Client {
       const [name, o1] = readCStr(m, 5);
       const [sql, o2] = readCStr(m, o1);
       if (name) this.statements.add(p(name));
-      const newSql = this.rewriteSql(sql);
+      // COPY FROM STDIN through the extended protocol would leave PGlite waiting for data: make the
+      // Parse fail instead (the backend then skips to Sync as usual).
+      const newSql = parseCopyIn(sql) ? COPY_IN_REFUSED : this.rewriteSql(sql);
       if (!name && newSql === sql) return m;
       return msg('P', Buffer.concat([cstr(p(name)), cstr(newSql), m.subarray(o2)]));
     }
