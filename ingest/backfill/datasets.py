@@ -303,7 +303,7 @@ def funding_windows(ctx: Context, done: DoneIndex, counter=None) -> Iterator[Win
     """Backwards from --until (or now) on the 744-hour grid, to --since or until the API returns
     nothing. Each window loads funding_rates and the hourly index (index_prices, source 'funding')."""
     names = [n for n in ctx.instruments if n.endswith("-PERPETUAL")] if ctx.instruments else list(PERPETUALS)
-    hi = ctx.last_minute_ms
+    hi = ctx.now_ms if ctx.until_ms is None else min(ctx.until_ms, ctx.now_ms)  # a row covers the hour before it
     hi -= hi % HOUR_MS
     lo = max(ctx.since_ms if ctx.since_ms is not None else EARLIEST_MS, EARLIEST_MS)
     for name in names:

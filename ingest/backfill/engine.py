@@ -136,10 +136,19 @@ class Engine:
         it = iter(windows)
         pending: deque = deque()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="fetch") as pool:
+            peeked: list[Window] = []
+
             def fill() -> None:
+                # windows that stop their group when empty (backwards paging) run at most 2 ahead,
+                # so little is fetched past the start of a history
                 while len(pending) < self.depth:
-                    w = self._next(it)
+                    w = peeked.pop() if peeked else self._next(it)
                     if w is None:
+                        return
+                    if w.group is not None and w.group in self._stopped:
+                        continue
+                    if w.stop_on_empty and sum(1 for p, _ in pending if p.stop_on_empty) >= 2:
+                        peeked.append(w)
                         return
                     pending.append((w, pool.submit(w.fetch)))
 
@@ -179,18 +188,18 @@ class Engine:
             checkpoints.mark_failed(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms, error)
 
     def _load(self, batch: list[tuple[Window, Fetched]]) -> None:
+        # per table: rows that can be COPYed straight in (their window held nothing) and rows that
+        # need the staging upsert; one statement of each kind per table per transaction
         fast: dict[str, tuple[TableSpec, list]] = {}
+        slow: dict[str, tuple[TableSpec, list]] = {}
         with self.conn.transaction():
             for w, fetched in batch:
                 loaded_total = 0
                 for part in fetched.parts:
                     rows = part.validated.rows
-                    if rows and self.fast_path and part.window is not None and window_is_empty(self.conn, part):
-                        fast.setdefault(part.spec.name, (part.spec, []))[1].extend(_dedupe(rows))
-                        n = len(rows)
-                    else:
-                        n = copy_upsert(self.conn, part.spec, rows) if rows else 0
-                    self.stats.rows[part.spec.name] += n
+                    if rows:
+                        direct = self.fast_path and part.window is not None and window_is_empty(self.conn, part)
+                        (fast if direct else slow).setdefault(part.spec.name, (part.spec, []))[1].extend(rows)
                     self.stats.fetched[part.spec.name] += len(rows)
                     self.stats.quarantined += quarantine.save(self.conn, part.validated.rejected)
                     loaded_total += len(rows)
@@ -198,5 +207,7 @@ class Engine:
                 if w.checkpoint:
                     checkpoints.mark_done(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms, loaded_total)
             for spec, rows in fast.values():
-                copy_rows(self.conn, spec, rows)
+                self.stats.rows[spec.name] += copy_rows(self.conn, spec, _dedupe(rows))
+            for spec, rows in slow.values():
+                self.stats.rows[spec.name] += copy_upsert(self.conn, spec, rows)
         self.stats.windows_done += len(batch)
