@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing as mp
+import os
 import random
 import sys
 import threading
@@ -52,6 +53,16 @@ def _windows_backfill():
             out.append((name, t, t + WINDOW - 60_000))
             t += WINDOW
     return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux), to report server CPU per request independent of machine load."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
 
 
 def run(port, windows, threads, seconds, check=True):
@@ -108,20 +119,30 @@ def main(argv=None):
         results = {}
         back = _windows_backfill()
         random.Random(1).shuffle(back)
+        c0 = _cpu_seconds(proc.pid)
         done, dt = run(port, back, a.threads, a.seconds)
-        results["backfill"] = (done, dt)
+        results["backfill"] = (done, dt, _cpu_seconds(proc.pid) - c0)
         rnd = random.Random(2)
         fixed = back[:200]
         rep = [fixed[rnd.randrange(len(fixed))] for _ in range(1_000_000)]
+        c0 = _cpu_seconds(proc.pid)
         done, dt = run(port, rep, a.threads, a.seconds)
-        results["repeat"] = (done, dt)
+        results["repeat"] = (done, dt, _cpu_seconds(proc.pid) - c0)
     finally:
         proc.terminate()
         proc.join(5)
 
     ok = True
-    for name, (d, dt) in results.items():
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} (other processes slow this down)")
+    for name, (d, dt, cpu) in results.items():
         rps = d["n"] / dt
+        per = cpu / max(d["n"], 1)
+        print(f"{name:9s}: server CPU {per * 1000:.1f} ms/request -> {1 / per if per else float('inf'):.0f} req/s "
+              f"per server core")
         print(f"{name:9s}: {d['n']} requests in {dt:.1f}s = {rps:.1f} req/s, {d['candles'] / dt:,.0f} candles/s, "
               f"{d['bytes'] / dt / 1e6:.1f} MB/s, short answers: {d['bad']}  (target {a.target:.0f} req/s: "
               f"{'PASS' if rps >= a.target else 'FAIL'})")

@@ -80,11 +80,9 @@ _CURRENCY_RE = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)?$")
 
 # --------------------------------------------------------------------------- time helpers
 
-def to_ms(dt: datetime) -> int:
-    """Milliseconds since the epoch of an aware datetime (naive datetimes are taken as UTC)."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(round(dt.timestamp() * 1000))
+def to_ms(dt: date | datetime) -> int:
+    """Milliseconds since the epoch of a datetime (naive = UTC) or of a date's UTC midnight."""
+    return int(round(_as_utc(dt).timestamp() * 1000))
 
 
 def from_ms(ms: int) -> datetime:

@@ -288,12 +288,21 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(fmt, *args)
 
     # ---------------------------------------------------------------- plumbing
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # pragma: no cover
+            pass
+
     def _send(self, status: int, body: bytes, ctype="application/json", length: int | None = None):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body) if length is None else length))
-        self.end_headers()
-        self.wfile.write(body)
+        # headers and body in one write: no small-packet / delayed-ACK stalls on keep-alive connections
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
     def _read_body(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)
