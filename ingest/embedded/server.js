@@ -178,8 +178,16 @@ class Backend {
   // directory synced whenever a transaction has completed.
   exec(bytes) {
     const run = async () => {
+      let raw;
+      try {
+        raw = await this.pg.execProtocolRaw(bytes, { syncToFs: false });
+      } catch (err) {
+        // The WASM backend cannot be recovered: stop, so that whoever launched us notices.
+        log(`PGlite failed, exiting: ${err && err.stack ? err.stack : err}`);
+        process.exit(70);
+      }
       // PGlite returns a view into a buffer it reuses: copy it.
-      const out = Buffer.from(await this.pg.execProtocolRaw(bytes, { syncToFs: false }));
+      const out = Buffer.from(raw);
       const last = lastReadyStatus(out);
       if (last) this.status = last;
       if (last === 'I') await this.pg.syncToFs();
@@ -188,25 +196,6 @@ class Backend {
     const p = this.chain.then(run);
     this.chain = p.catch(() => {});
     return p;
-  }
-
-  // Send many messages, at most MAX_CALL bytes per call (a larger single message alone).
-  async execChunked(messages) {
-    const outs = [];
-    let batch = [];
-    let size = 0;
-    const flush = async () => {
-      if (batch.length) outs.push(await this.exec(Buffer.concat(batch)));
-      batch = [];
-      size = 0;
-    };
-    for (const m of messages) {
-      if (size + m.length > MAX_CALL) await flush();
-      batch.push(m);
-      size += m.length;
-    }
-    await flush();
-    return Buffer.concat(outs);
   }
 
   acquire(client, timeout = this.lockTimeout) {
@@ -251,12 +240,11 @@ class Backend {
 class LockTimeout extends Error {}
 class ClientClosed extends Error {}
 
+// The status of the ReadyForQuery ending a response (a Query or Sync completed), else null.
 function lastReadyStatus(buf) {
-  // The response ends with ReadyForQuery when a Query or Sync completed.
-  if (buf.length >= 6 && buf[buf.length - 6] === 0x5a /* Z */ && buf.readInt32BE(buf.length - 5) === 5) {
-    return String.fromCharCode(buf[buf.length - 1]);
-  }
-  return null;
+  let last = null;
+  for (const [t, s, e] of backendMessages(buf)) last = t === 'Z' && e - s === 6 ? buf[s + 5] : null;
+  return last === null ? null : String.fromCharCode(last);
 }
 
 // ---------------------------------------------------------------------------------------------
