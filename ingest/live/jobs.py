@@ -186,7 +186,7 @@ def option_candles(ctx, client, minute_ms: int) -> JobResult:
         with ctx.connect() as conn:
             last = conn.execute(query("live_last_option_candle")).fetchone()[0]
         floor = end + 1 - 6 * HOUR_MS
-        cursor = max(min(_ms(last) + MINUTE_MS if last else floor, end + 1 - 10 * MINUTE_MS), floor)
+        cursor = max(min(_ms(last) + MINUTE_MS if last else floor, end + 1 - 2 * MINUTE_MS), floor)
     cursor = max(cursor, end + 1 - 23 * HOUR_MS)  # www serves 24 h of trades by currency
     if cursor > end:
         return r

@@ -48,6 +48,7 @@ class Lease:
         self._lock = threading.Lock()
         self._valid_until = 0.0  # monotonic time our last confirmed lease ends (minus a margin)
         self.acquired_count = 0
+        self._reported = False  # the leadership state last announced through on_change
         self.on_change: Callable[[bool], None] | None = None
 
     @property
@@ -70,7 +71,8 @@ class Lease:
 
     def _notify(self, was: bool) -> None:
         now = self.is_leader
-        if now != was:
+        if now != self._reported:
+            self._reported = now
             log.warning("leadership %s (holder %s)", "acquired" if now else "lost", self.holder)
             if now:
                 self.acquired_count += 1
@@ -109,8 +111,9 @@ class Lease:
             log.warning("could not release the lease (%s): %s", type(exc).__name__, _short(exc))
             return False
         finally:
-            if was and self.on_change:
+            if self._reported and self.on_change:
                 self.on_change(False)
+            self._reported = False
 
 
 def current(conn: psycopg.Connection, name: str = DEFAULT_NAME) -> dict | None:
