@@ -47,6 +47,7 @@ def main() -> None:
                          refresh=False, tty=False, echo=lambda s: None)
             elapsed = time.monotonic() - t
             candles = r.stats.candles
+            rss_backfill_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             # DB ceiling: plain COPY of the same rows into the same database (a copy of the table)
             conn.execute("CREATE TABLE bench_copy (LIKE perpetuals_ohlcv INCLUDING ALL)")
             conn.execute("SELECT create_hypertable('bench_copy', by_range('ts', INTERVAL '30 days'))")
@@ -69,7 +70,8 @@ def main() -> None:
           f"(requests {client.stats['requests']:,}, retries {client.stats['retries']:,})")
     print(f"target 0.8 x min    {target:,.0f} candles/s -> {'MET' if rate >= target else 'NOT MET'} "
           f"({rate / min(api_ceiling, db_ceiling):.2f} x min)")
-    print(f"peak RSS            {rss_mb:,.0f} MB (this process: backfill + in-process simulator)")
+    print(f"peak RSS            {rss_backfill_mb:,.0f} MB after the backfill (this process: backfill + the "
+          f"in-process simulator and its market cache); {rss_mb:,.0f} MB after the DB-ceiling step")
 
 
 if __name__ == "__main__":
