@@ -20,7 +20,6 @@ Exit status: 0; 1 with --strict when a limit is missed.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -77,8 +76,9 @@ def candles(days: int):
 def copy_rows(conn, rows) -> int:
     n = 0
     with conn.cursor() as cur:
-        with cur.copy("COPY perpetuals_ohlcv (ts, instrument_name, open, high, low, close, volume, cost) "
-                      "FROM STDIN") as cp_perp:
+        with cur.copy(
+            "COPY perpetuals_ohlcv (ts, instrument_name, open, high, low, close, volume, cost) FROM STDIN"
+        ) as cp_perp:
             futures = []
             for r in rows:
                 if r[1] == PERP:
@@ -86,8 +86,9 @@ def copy_rows(conn, rows) -> int:
                 else:
                     futures.append(r)
                 n += 1
-        with cur.copy("COPY futures_ohlcv (ts, instrument_name, open, high, low, close, volume, cost) "
-                      "FROM STDIN") as cp_fut:
+        with cur.copy(
+            "COPY futures_ohlcv (ts, instrument_name, open, high, low, close, volume, cost) FROM STDIN"
+        ) as cp_fut:
             for r in futures:
                 cp_fut.write_row(r)
     return n
@@ -122,14 +123,18 @@ def numeric_cost(conn, rows: int) -> dict:
             continue
         typ, expr = spec
         conn.execute("DROP TABLE IF EXISTS bench_variant")
-        conn.execute(f"CREATE TABLE bench_variant (ts timestamptz NOT NULL, instrument_name text NOT NULL, "
-                     f"open {typ}, high {typ}, low {typ}, close {typ}, volume {typ}, cost {typ}, "
-                     f"UNIQUE (instrument_name, ts))")
+        conn.execute(
+            f"CREATE TABLE bench_variant (ts timestamptz NOT NULL, instrument_name text NOT NULL, "
+            f"open {typ}, high {typ}, low {typ}, close {typ}, volume {typ}, cost {typ}, "
+            f"UNIQUE (instrument_name, ts))"
+        )
         conn.execute("SELECT create_hypertable('bench_variant', by_range('ts', INTERVAL '30 days'))")
         cols = ", ".join(expr.format(c=c) for c in ("open", "high", "low", "close", "volume", "cost"))
         conn.execute(f"INSERT INTO bench_variant SELECT ts, instrument_name, {cols} FROM perpetuals_ohlcv")
-        conn.execute("ALTER TABLE bench_variant SET (timescaledb.compress, timescaledb.compress_segmentby = "
-                     "'instrument_name', timescaledb.compress_orderby = 'ts DESC')")
+        conn.execute(
+            "ALTER TABLE bench_variant SET (timescaledb.compress, timescaledb.compress_segmentby = "
+            "'instrument_name', timescaledb.compress_orderby = 'ts DESC')"
+        )
         before = size(conn, "bench_variant")
         conn.execute("SELECT compress_chunk(c) FROM show_chunks('bench_variant') c")
         out[label] = (before / rows, size(conn, "bench_variant") / rows)
@@ -139,9 +144,13 @@ def numeric_cost(conn, rows: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", nargs="?", const=os.environ.get("INGEST_DATABASE_URL"),
-                    help="a scratch TimescaleDB (default with no value: INGEST_DATABASE_URL); "
-                         "without --url the embedded server runs in memory")
+    ap.add_argument(
+        "--url",
+        nargs="?",
+        const=os.environ.get("INGEST_DATABASE_URL"),
+        help="a scratch TimescaleDB (default with no value: INGEST_DATABASE_URL); "
+        "without --url the embedded server runs in memory",
+    )
     ap.add_argument("--yes-wipe", action="store_true", help="allow emptying the candle tables at --url")
     ap.add_argument("--days", type=int, default=365, help="days of 1-minute data (default 365)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a limit is missed")
@@ -175,17 +184,27 @@ def run(url: str, args) -> int:
         with conn.transaction():
             n = copy_rows(conn, candles(args.days))
         load_s = time.perf_counter() - t
-        conn.execute("INSERT INTO instruments (instrument_name, kind, base_currency, creation_timestamp, "
-                     "expiration_timestamp, settlement_period) VALUES "
-                     "(%s, 'future', 'BTC', %s, %s, 'month'), (%s, 'future', 'BTC', '2018-08-13', '3000-01-01', "
-                     "'perpetual')", (FUTURE, EXPIRY - timedelta(days=args.days), EXPIRY, PERP))
+        conn.execute(
+            "INSERT INTO instruments (instrument_name, kind, base_currency, creation_timestamp, "
+            "expiration_timestamp, settlement_period) VALUES "
+            "(%s, 'future', 'BTC', %s, %s, 'month'), (%s, 'future', 'BTC', '2018-08-13', '3000-01-01', "
+            "'perpetual')",
+            (FUTURE, EXPIRY - timedelta(days=args.days), EXPIRY, PERP),
+        )
         t = time.perf_counter()
-        refresh_aggregates(conn, None, EXPIRY + timedelta(days=1), names=[
-            "perpetuals_ohlcv_1h", "futures_ohlcv_1h", "perpetuals_ohlcv_1d", "futures_ohlcv_1d"])
+        refresh_aggregates(
+            conn,
+            None,
+            EXPIRY + timedelta(days=1),
+            names=["perpetuals_ohlcv_1h", "futures_ohlcv_1h", "perpetuals_ohlcv_1d", "futures_ohlcv_1d"],
+        )
         refresh_s = time.perf_counter() - t
         conn.execute("ANALYZE perpetuals_ohlcv")
         conn.execute("ANALYZE futures_ohlcv")
-        print(f"loaded {n:,} candles in {load_s:.1f} s ({n / load_s:,.0f}/s); aggregates refreshed in {refresh_s:.1f} s")
+        print(
+            f"loaded {n:,} candles in {load_s:.1f} s ({n / load_s:,.0f}/s); "
+            f"aggregates refreshed in {refresh_s:.1f} s"
+        )
 
         before = size(conn, "perpetuals_ohlcv", "futures_ohlcv")
         cold, warm, hours = timed_query(conn)
@@ -202,10 +221,17 @@ def run(url: str, args) -> int:
     warm_c_ms = statistics.median(warm_c)
     b_before, b_after = before / n, after / n
     print()
-    print(f"futures_basis_1h, {FUTURE}, {hours:,} hourly rows: cold {cold:.1f} ms, warm median {warm_ms:.1f} ms "
-          f"(min {min(warm):.1f}); after compression warm {warm_c_ms:.1f} ms")
-    print(f"bytes per 1-minute candle (table + indexes): uncompressed {b_before:.1f} B, compressed {b_after:.1f} B "
-          f"(ratio {before / after:.1f}x; compressing took {compress_s:.1f} s); original system ~{ORIGINAL_BYTES:.0f} B")
+    print(
+        f"futures_basis_1h, {FUTURE}, {hours:,} hourly rows: cold {cold:.1f} ms, "
+        f"warm median {warm_ms:.1f} ms "
+        f"(min {min(warm):.1f}); after compression warm {warm_c_ms:.1f} ms"
+    )
+    print(
+        f"bytes per 1-minute candle (table + indexes): uncompressed {b_before:.1f} B, "
+        f"compressed {b_after:.1f} B "
+        f"(ratio {before / after:.1f}x; compressing took {compress_s:.1f} s); "
+        f"original system ~{ORIGINAL_BYTES:.0f} B"
+    )
     print(f"what NUMERIC(18,8) costs, same {PERP} candles (bytes/candle uncompressed -> compressed):")
     print(f"  numeric(18,8)  {before / n:7.1f} -> {b_after:6.1f}   (both tables, as stored)")
     for label, (u, c) in variants.items():
@@ -213,7 +239,10 @@ def run(url: str, args) -> int:
     print()
     ok_query = warm_ms < QUERY_LIMIT_MS
     ok_bytes = b_after <= BYTES_TARGET
-    print(f"[{'PASS' if ok_query else 'MISS'}] futures_basis_1h over a year warm {warm_ms:.1f} ms < {QUERY_LIMIT_MS:.0f} ms")
+    print(
+        f"[{'PASS' if ok_query else 'MISS'}] futures_basis_1h over a year warm {warm_ms:.1f} ms "
+        f"< {QUERY_LIMIT_MS:.0f} ms"
+    )
     print(f"[{'PASS' if ok_bytes else 'MISS'}] compressed {b_after:.1f} B/candle <= {BYTES_TARGET:.0f} B")
     return 1 if args.strict and not (ok_query and ok_bytes) else 0
 

@@ -45,7 +45,7 @@ def storage_settings(conn: psycopg.Connection) -> list[dict]:
     """The rows of storage_settings, as dicts."""
     cur = conn.execute("SELECT * FROM storage_settings ORDER BY relation")
     names = [d.name for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def set_role_passwords(conn: psycopg.Connection, env: Mapping[str, str] | None = None) -> list[str]:
@@ -63,8 +63,11 @@ def set_role_passwords(conn: psycopg.Connection, env: Mapping[str, str] | None =
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if not exists:
             continue
-        conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(password)))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
         done.append(role)
     return done
 
@@ -84,8 +87,12 @@ def aggregates_in_refresh_order(conn: psycopg.Connection) -> list[str]:
     return ordered
 
 
-def refresh_aggregates(conn: psycopg.Connection, start: datetime | None = None,
-                       end: datetime | None = None, names: list[str] | None = None) -> list[str]:
+def refresh_aggregates(
+    conn: psycopg.Connection,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    names: list[str] | None = None,
+) -> list[str]:
     """Refresh continuous aggregates over [start, end) (None: unbounded), hourly before daily.
 
     A backfill of history older than an aggregate's refresh_start_offset calls this for its range.
@@ -97,16 +104,22 @@ def refresh_aggregates(conn: psycopg.Connection, start: datetime | None = None,
     for agg in aggregates_in_refresh_order(conn):
         if names is not None and agg not in names:
             continue
-        conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
-                     (agg, start, end))
+        conn.execute(
+            "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
+            (agg, start, end),
+        )
         done.append(agg)
     return done
 
 
 @click.command("apply-policies")
-@click.option("--passwords/--no-passwords", default=True, show_default=True,
-              help="Also set the passwords of ingest_writer and analyst from INGEST_WRITER_PASSWORD / "
-                   "INGEST_ANALYST_PASSWORD when those are set.")
+@click.option(
+    "--passwords/--no-passwords",
+    default=True,
+    show_default=True,
+    help="Also set the passwords of ingest_writer and analyst from INGEST_WRITER_PASSWORD / "
+    "INGEST_ANALYST_PASSWORD when those are set.",
+)
 def apply_policies_command(passwords: bool) -> None:
     """Re-apply the storage policies of storage_settings to INGEST_DATABASE_URL.
 

@@ -65,23 +65,42 @@ def loaded(migrated_url):
         copy_upsert(db, FUTURES_OHLCV, sim_candles(market, "BTC-27DEC24", s, e, e + 86_400_000))
         add_sim_instrument(db, market, "BTC-PERPETUAL")
         add_sim_instrument(db, market, "BTC-27DEC24")
-        db.execute("DELETE FROM futures_ohlcv WHERE instrument_name = 'BTC-27DEC24' "
-                   "AND ts >= '2024-10-02 03:00+00' AND ts < '2024-10-02 03:17+00'")
+        db.execute(
+            "DELETE FROM futures_ohlcv WHERE instrument_name = 'BTC-27DEC24' "
+            "AND ts >= '2024-10-02 03:00+00' AND ts < '2024-10-02 03:17+00'"
+        )
         # the live market of the last half hour
         now_ms = int(time.time() * 1000) // MIN_MS * MIN_MS
-        copy_upsert(db, PERPETUALS_OHLCV, sim_candles(market, "BTC-PERPETUAL", now_ms - 30 * MIN_MS,
-                                                      now_ms - MIN_MS, now_ms))
+        copy_upsert(
+            db,
+            PERPETUALS_OHLCV,
+            sim_candles(market, "BTC-PERPETUAL", now_ms - 30 * MIN_MS, now_ms - MIN_MS, now_ms),
+        )
         for inst in market.list_instruments("BTC", "future", now_ms):
             if not inst.is_perpetual:
-                copy_upsert(db, FUTURES_OHLCV, sim_candles(market, inst.name, now_ms - 30 * MIN_MS,
-                                                           now_ms - MIN_MS, now_ms))
+                copy_upsert(
+                    db,
+                    FUTURES_OHLCV,
+                    sim_candles(market, inst.name, now_ms - 30 * MIN_MS, now_ms - MIN_MS, now_ms),
+                )
                 add_sim_instrument(db, market, inst.name)
         # a year of hourly funding
         t0 = datetime(2024, 1, 1, tzinfo=UTC)
-        copy_upsert(db, FUNDING_RATES, [(t0 + timedelta(hours=h), "BTC-PERPETUAL",
-                                         Decimal("0.0000100000") + Decimal(h % 24) / Decimal(10**8),
-                                         Decimal("0.00008"), Decimal(60000), Decimal(60000))
-                                        for h in range(366 * 24)])
+        copy_upsert(
+            db,
+            FUNDING_RATES,
+            [
+                (
+                    t0 + timedelta(hours=h),
+                    "BTC-PERPETUAL",
+                    Decimal("0.0000100000") + Decimal(h % 24) / Decimal(10**8),
+                    Decimal("0.00008"),
+                    Decimal(60000),
+                    Decimal(60000),
+                )
+                for h in range(366 * 24)
+            ],
+        )
         # an option chain: two expiries, three strikes, calls and puts
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         rows = []
@@ -90,14 +109,37 @@ def loaded(migrated_url):
             for strike in (50000, 60000, 70000):
                 for kind in ("call", "put"):
                     name = f"BTC-{cal.future_name('BTC', expiry)[4:]}-{strike}-{kind[0].upper()}"
-                    add_instrument(db, name, kind="option", creation=now - timedelta(days=60), expiration=expiry,
-                                   strike=Decimal(strike), option_type=kind)
+                    add_instrument(
+                        db,
+                        name,
+                        kind="option",
+                        creation=now - timedelta(days=60),
+                        expiration=expiry,
+                        strike=Decimal(strike),
+                        option_type=kind,
+                    )
                     delta = Decimal("0.5") if kind == "call" else Decimal("-0.5")
                     for age in (3, 2, 1):
-                        rows.append((now - timedelta(minutes=age), name, "exchange", delta, Decimal("0.00002"),
-                                     Decimal("40.5"), Decimal("-80.25"), Decimal("1.5"), Decimal(50 + age),
-                                     Decimal(49), Decimal(52), Decimal("0.05"), Decimal(61000), Decimal(60990),
-                                     Decimal(100), Decimal(0)))
+                        rows.append(
+                            (
+                                now - timedelta(minutes=age),
+                                name,
+                                "exchange",
+                                delta,
+                                Decimal("0.00002"),
+                                Decimal("40.5"),
+                                Decimal("-80.25"),
+                                Decimal("1.5"),
+                                Decimal(50 + age),
+                                Decimal(49),
+                                Decimal(52),
+                                Decimal("0.05"),
+                                Decimal(61000),
+                                Decimal(60990),
+                                Decimal(100),
+                                Decimal(0),
+                            )
+                        )
         copy_upsert(db, OPTIONS_GREEKS, rows)
         refresh_all(db)
         db.execute("ANALYZE")
@@ -109,14 +151,19 @@ def run_as_analyst(db, query):
         db.execute("SET LOCAL ROLE analyst")
         cur = db.execute(query)
         names = [d.name for d in cur.description]
-        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     return rows
 
 
 def test_the_guide_has_the_recipes_the_issue_asks_for():
     titles = {t for t, _ in recipes()}
-    assert {"Basis term structure now", "Annualized basis history of a contract", "Funding over a year",
-            "Coverage and gaps of a contract", "The option chain with greeks"} <= titles
+    assert {
+        "Basis term structure now",
+        "Annualized basis history of a contract",
+        "Funding over a year",
+        "Coverage and gaps of a contract",
+        "The option chain with greeks",
+    } <= titles
 
 
 @pytest.mark.parametrize("index", range(len(recipes())))
@@ -138,7 +185,8 @@ def test_recipe_runs_and_answers(loaded, index):
         assert [(r["gap_start"], r["gap_end"]) for r in rows] == [
             (datetime(2024, 6, 28, 8, tzinfo=UTC), datetime(2024, 10, 1, tzinfo=UTC)),
             (datetime(2024, 10, 2, 3, tzinfo=UTC), datetime(2024, 10, 2, 3, 17, tzinfo=UTC)),
-            (datetime(2024, 10, 4, tzinfo=UTC), datetime(2024, 12, 27, 8, tzinfo=UTC))]
+            (datetime(2024, 10, 4, tzinfo=UTC), datetime(2024, 12, 27, 8, tzinfo=UTC)),
+        ]
         assert rows[1]["missing_minutes"] == 17
     elif title == "Coverage and gaps of a contract":
         assert first["candles"] == 3 * 1440 - 17 and first["minutes_missing_in_stored_days"] == 17

@@ -30,15 +30,25 @@ def dec(x) -> Decimal:
 
 def sim_candles(market, name, start_ms, end_ms, now_ms):
     c = market.candles(name, start_ms, end_ms, "1", now_ms=now_ms, limit=100_000)
-    return [(cal.from_ms(int(t)), name, dec(o), dec(h), dec(lo), dec(cl), dec(v), dec(co))
-            for t, o, h, lo, cl, v, co in zip(c["ticks"], c["open"], c["high"], c["low"], c["close"],
-                                               c["volume"], c["cost"])]
+    return [
+        (cal.from_ms(int(t)), name, dec(o), dec(h), dec(lo), dec(cl), dec(v), dec(co))
+        for t, o, h, lo, cl, v, co in zip(
+            c["ticks"], c["open"], c["high"], c["low"], c["close"], c["volume"], c["cost"], strict=True
+        )
+    ]
 
 
 def add_sim_instrument(db, market, name):
     inst = market.instrument(name)
-    add_instrument(db, name, kind="future", currency=inst.currency, creation=cal.from_ms(inst.creation_ms),
-                   expiration=cal.from_ms(inst.expiration_ms), settlement_period=inst.settlement_period)
+    add_instrument(
+        db,
+        name,
+        kind="future",
+        currency=inst.currency,
+        creation=cal.from_ms(inst.creation_ms),
+        expiration=cal.from_ms(inst.expiration_ms),
+        settlement_period=inst.settlement_period,
+    )
     return inst
 
 
@@ -82,7 +92,8 @@ def test_basis_1m_is_future_minus_perpetual_and_annualized(backfilled):
         "SELECT ts, future, perpetual, currency, expiry, future_close, perpetual_close, basis, basis_pct, "
         "days_to_expiry, annualized_basis_pct FROM futures_basis_1m "
         "WHERE future = %s AND ts >= %s AND ts < %s ORDER BY ts",
-        (FUTURE, START, START + timedelta(days=DAYS))).fetchall()
+        (FUTURE, START, START + timedelta(days=DAYS)),
+    ).fetchall()
     assert len(rows) == DAYS * 1440
     for ts, fut, perp, cur, exp, fc, pc, basis, pct, days, ann in rows:
         assert (fut, perp, cur, exp) == (FUTURE, PERP, "BTC", expiry)
@@ -98,8 +109,11 @@ def test_basis_1m_is_future_minus_perpetual_and_annualized(backfilled):
 def test_basis_1h_uses_the_last_close_of_each_hour(backfilled):
     db = backfilled["db"]
     expiry = cal.from_ms(backfilled["inst"].expiration_ms)
-    rows = db.execute("SELECT ts, future_close, perpetual_close, basis, days_to_expiry, annualized_basis_pct "
-                      "FROM futures_basis_1h WHERE future = %s ORDER BY ts", (FUTURE,)).fetchall()
+    rows = db.execute(
+        "SELECT ts, future_close, perpetual_close, basis, days_to_expiry, annualized_basis_pct "
+        "FROM futures_basis_1h WHERE future = %s ORDER BY ts",
+        (FUTURE,),
+    ).fetchall()
     assert len(rows) == DAYS * 24
     for ts, fc, pc, basis, days, ann in rows:
         last = ts + timedelta(minutes=59)
@@ -117,8 +131,10 @@ def test_annualized_basis_matches_the_simulators_contango(backfilled, market):
     import math
 
     expiry_ms = backfilled["inst"].expiration_ms
-    rows = db.execute("SELECT ts, annualized_basis_pct FROM futures_basis_1m WHERE future = %s "
-                      "AND ts >= %s AND ts < %s", (FUTURE, START, START + timedelta(days=DAYS))).fetchall()
+    rows = db.execute(
+        "SELECT ts, annualized_basis_pct FROM futures_basis_1m WHERE future = %s AND ts >= %s AND ts < %s",
+        (FUTURE, START, START + timedelta(days=DAYS)),
+    ).fetchall()
     model = []
     for ts, _ in rows:
         t = cal.to_ms(ts) + MIN_MS
@@ -145,14 +161,29 @@ def test_term_structure_lists_live_futures_by_expiry_with_their_latest_basis(db,
         add_sim_instrument(db, market, inst.name)
         latest[inst.name] = rows[-1]
     # an expired future with candles is not part of the term structure
-    add_instrument(db, "BTC-29MAR24", expiration=datetime(2024, 3, 29, 8, tzinfo=UTC),
-                   creation=datetime(2023, 9, 29, 8, tzinfo=UTC))
-    copy_upsert(db, FUTURES_OHLCV, sim_candles(market, "BTC-29MAR24", cal.to_ms(datetime(2024, 3, 28, tzinfo=UTC)),
-                                               cal.to_ms(datetime(2024, 3, 28, 0, 10, tzinfo=UTC)), now_ms))
+    add_instrument(
+        db,
+        "BTC-29MAR24",
+        expiration=datetime(2024, 3, 29, 8, tzinfo=UTC),
+        creation=datetime(2023, 9, 29, 8, tzinfo=UTC),
+    )
+    copy_upsert(
+        db,
+        FUTURES_OHLCV,
+        sim_candles(
+            market,
+            "BTC-29MAR24",
+            cal.to_ms(datetime(2024, 3, 28, tzinfo=UTC)),
+            cal.to_ms(datetime(2024, 3, 28, 0, 10, tzinfo=UTC)),
+            now_ms,
+        ),
+    )
     perp_close = {r[0]: r[5] for r in sim_candles(market, PERP, start_ms, now_ms - MIN_MS, now_ms)}
 
-    rows = db.execute("SELECT currency, future, expiry, ts, perpetual, future_close, perpetual_close, basis, "
-                      "annualized_basis_pct FROM futures_term_structure").fetchall()
+    rows = db.execute(
+        "SELECT currency, future, expiry, ts, perpetual, future_close, perpetual_close, basis, "
+        "annualized_basis_pct FROM futures_term_structure"
+    ).fetchall()
     assert [r[1] for r in rows] == [i.name for i in sorted(live, key=lambda i: i.expiration_ms)]
     for cur, fut, expiry, ts, perp, fc, pc, basis, ann in rows:
         assert (cur, perp) == ("BTC", PERP)
@@ -168,5 +199,8 @@ def test_a_future_without_instrument_row_or_perpetual_has_no_basis(db):
     add_instrument(db, "BTC-27DEC24", expiration=datetime(2024, 12, 27, 8, tzinfo=UTC))
     assert db.execute("SELECT count(*) FROM futures_basis_1m").fetchone()[0] == 0  # no perpetual yet
     load(db, "perpetuals_ohlcv", minute_series("BTC-PERPETUAL", START, 10, lambda i: 64000.0))
-    assert db.execute("SELECT count(*), min(basis), max(basis) FROM futures_basis_1m").fetchone() == \
-        (10, Decimal(1000), Decimal(1000))
+    assert db.execute("SELECT count(*), min(basis), max(basis) FROM futures_basis_1m").fetchone() == (
+        10,
+        Decimal(1000),
+        Decimal(1000),
+    )

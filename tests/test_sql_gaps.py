@@ -13,17 +13,25 @@ EXPIRY = day(2024, 3, 29, 8)
 
 def gaps(db, **where):
     cond = " AND ".join(f"{k} = %s" for k in where) or "true"
-    return db.execute(f"SELECT dataset, instrument_name, gap_start, gap_end, missing_minutes FROM ohlcv_gaps "
-                      f"WHERE {cond} ORDER BY dataset, instrument_name, gap_start", list(where.values())).fetchall()
+    return db.execute(
+        f"SELECT dataset, instrument_name, gap_start, gap_end, missing_minutes FROM ohlcv_gaps "
+        f"WHERE {cond} ORDER BY dataset, instrument_name, gap_start",
+        list(where.values()),
+    ).fetchall()
 
 
 def test_a_deleted_hole_shows_with_exact_bounds_and_fillers_do_not(db):
     start = day(2024, 3, 1)
-    load(db, "perpetuals_ohlcv", minute_series("BTC-PERPETUAL", start, 600, lambda i: 60000 + i,
-                                               fillers=range(100, 160)))
+    load(
+        db,
+        "perpetuals_ohlcv",
+        minute_series("BTC-PERPETUAL", start, 600, lambda i: 60000 + i, fillers=range(100, 160)),
+    )
     assert gaps(db) == []  # no instruments row: bounded by the first and last candle; fillers are rows
-    db.execute("DELETE FROM perpetuals_ohlcv WHERE ts >= %s AND ts < %s",
-               (start + 200 * MINUTE, start + 237 * MINUTE))
+    db.execute(
+        "DELETE FROM perpetuals_ohlcv WHERE ts >= %s AND ts < %s",
+        (start + 200 * MINUTE, start + 237 * MINUTE),
+    )
     db.execute("DELETE FROM perpetuals_ohlcv WHERE ts = %s", (start + 400 * MINUTE,))
     assert gaps(db) == [
         ("perpetuals_ohlcv", "BTC-PERPETUAL", start + 200 * MINUTE, start + 237 * MINUTE, 37),
@@ -37,12 +45,17 @@ def test_gaps_follow_the_listed_life_of_an_expired_future(db):
     add_instrument(db, FUT, creation=CREATED, expiration=EXPIRY)
     first = CREATED + 10 * MINUTE
     minutes = int((EXPIRY - first) / MINUTE) - 10  # the last 10 minutes before expiry are missing
-    load(db, "futures_ohlcv", minute_series(FUT, first, minutes, lambda i: 61000 + i % 17,
-                                            skip=range(500, 503), fillers=range(700, 900)))
+    load(
+        db,
+        "futures_ohlcv",
+        minute_series(
+            FUT, first, minutes, lambda i: 61000 + i % 17, skip=range(500, 503), fillers=range(700, 900)
+        ),
+    )
     assert gaps(db, dataset="futures_ohlcv") == [
-        ("futures_ohlcv", FUT, CREATED, first, 10),                                  # before the first candle
-        ("futures_ohlcv", FUT, first + 500 * MINUTE, first + 503 * MINUTE, 3),       # inside
-        ("futures_ohlcv", FUT, EXPIRY - 10 * MINUTE, EXPIRY, 10),                    # until expiry
+        ("futures_ohlcv", FUT, CREATED, first, 10),  # before the first candle
+        ("futures_ohlcv", FUT, first + 500 * MINUTE, first + 503 * MINUTE, 3),  # inside
+        ("futures_ohlcv", FUT, EXPIRY - 10 * MINUTE, EXPIRY, 10),  # until expiry
     ]
 
 
@@ -58,6 +71,9 @@ def test_the_missing_tail_of_a_live_instrument_is_lag_not_a_gap(db):
 
 
 def test_options_are_not_gap_checked(db):
-    load(db, "options_ohlcv", minute_series("BTC-29MAR24-60000-C", day(2024, 3, 1), 100, lambda i: 0.05,
-                                            skip=range(3, 90)))
+    load(
+        db,
+        "options_ohlcv",
+        minute_series("BTC-29MAR24-60000-C", day(2024, 3, 1), 100, lambda i: 0.05, skip=range(3, 90)),
+    )
     assert gaps(db) == []

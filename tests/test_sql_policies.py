@@ -13,17 +13,39 @@ from ingest.load import copy_upsert
 from ingest.policies import PolicyError, apply_policies, apply_policies_command, refresh_aggregates
 from ingest.tables import FUNDING_RATES, INDEX_PRICES, OPTIONS_GREEKS, PERPETUALS_OHLCV
 
-from .test_sql_support import (add_instrument, compressed_chunks, day, job_id, load, minute_series, refresh_all,
-                               run_job)
+from .test_sql_support import (
+    add_instrument,
+    compressed_chunks,
+    day,
+    job_id,
+    load,
+    minute_series,
+    refresh_all,
+    run_job,
+)
 
-HYPERTABLES = ("perpetuals_ohlcv", "futures_ohlcv", "options_ohlcv", "options_greeks", "funding_rates",
-               "index_prices")
+HYPERTABLES = (
+    "perpetuals_ohlcv",
+    "futures_ohlcv",
+    "options_ohlcv",
+    "options_greeks",
+    "funding_rates",
+    "index_prices",
+)
 # every view, with the columns that do not depend on the storage or on the clock
 VIEWS = {
-    "perpetuals_ohlcv_1h": "*", "perpetuals_ohlcv_1d": "*", "futures_ohlcv_1h": "*", "futures_ohlcv_1d": "*",
-    "options_ohlcv_1h": "*", "options_greeks_1h": "*",
-    "futures_basis_1m": "*", "futures_basis_1h": "*", "futures_term_structure": "*",
-    "funding_rates_daily": "*", "ohlcv_gaps": "*", "ohlcv_sanity_violations": "*",
+    "perpetuals_ohlcv_1h": "*",
+    "perpetuals_ohlcv_1d": "*",
+    "futures_ohlcv_1h": "*",
+    "futures_ohlcv_1d": "*",
+    "options_ohlcv_1h": "*",
+    "options_greeks_1h": "*",
+    "futures_basis_1m": "*",
+    "futures_basis_1h": "*",
+    "futures_term_structure": "*",
+    "funding_rates_daily": "*",
+    "ohlcv_gaps": "*",
+    "ohlcv_sanity_violations": "*",
     "data_freshness": "dataset, instrument_name, last_ts, expired",
     "options_chain_latest": "*",
     "storage_usage": "relation, kind, chunks",
@@ -32,41 +54,106 @@ VIEWS = {
 
 @pytest.fixture
 def restore_settings(db):
-    before = db.execute("SELECT relation, compress_after, retain_for, refresh_start_offset FROM storage_settings"
-                        ).fetchall()
+    before = db.execute(
+        "SELECT relation, compress_after, retain_for, refresh_start_offset FROM storage_settings"
+    ).fetchall()
     yield
     for relation, compress, retain, start in before:
-        db.execute("UPDATE storage_settings SET compress_after = %s, retain_for = %s, refresh_start_offset = %s "
-                   "WHERE relation = %s", (compress, retain, start, relation))
+        db.execute(
+            "UPDATE storage_settings SET compress_after = %s, retain_for = %s, refresh_start_offset = %s "
+            "WHERE relation = %s",
+            (compress, retain, start, relation),
+        )
     apply_policies(db)
 
 
 def everything(db):
-    return {v: sorted(map(tuple, db.execute(f"SELECT {cols} FROM {v}")), key=repr) for v, cols in VIEWS.items()}
+    return {
+        v: sorted(map(tuple, db.execute(f"SELECT {cols} FROM {v}")), key=repr) for v, cols in VIEWS.items()
+    }
 
 
 def load_a_bit_of_everything(db):
     start = day(2024, 2, 20)
     minutes = 10 * 1440  # more than one chunk of the 1- and 7-day tables
-    add_instrument(db, "BTC-PERPETUAL", creation=day(2018, 8, 13), expiration=day(3000, 1, 1, 8),
-                   settlement_period="perpetual")
+    add_instrument(
+        db,
+        "BTC-PERPETUAL",
+        creation=day(2018, 8, 13),
+        expiration=day(3000, 1, 1, 8),
+        settlement_period="perpetual",
+    )
     add_instrument(db, "BTC-29MAR24", creation=start, expiration=day(2024, 3, 29, 8))
-    load(db, "perpetuals_ohlcv", minute_series("BTC-PERPETUAL", start, minutes, lambda i: 50000 + (i % 500),
-                                               skip=range(9000, 9010)))
-    load(db, "futures_ohlcv", minute_series("BTC-29MAR24", start, minutes, lambda i: 50500 + (i % 700),
-                                            fillers=range(100, 400)))
-    load(db, "options_ohlcv", minute_series("BTC-29MAR24-50000-C", start, minutes, lambda i: 0.05,
-                                            skip=[i for i in range(minutes) if i % 97]))
-    copy_upsert(db, OPTIONS_GREEKS, [(start + timedelta(minutes=i), "BTC-29MAR24-50000-C", "exchange",
-                                      Decimal("0.5"), None, None, None, None, Decimal(55), None, None,
-                                      Decimal("0.05"), Decimal(50000), None, None, None)
-                                     for i in range(0, minutes, 30)])
-    copy_upsert(db, FUNDING_RATES, [(start + timedelta(hours=h), "BTC-PERPETUAL", Decimal("0.000001") * (h % 5),
-                                     Decimal("0.00001"), None, None) for h in range(minutes // 60)])
-    copy_upsert(db, INDEX_PRICES, [(start + timedelta(minutes=i), "btc_usd", Decimal(50000 + i), "ticker")
-                                   for i in range(0, minutes, 5)])
-    db.execute("INSERT INTO futures_ohlcv VALUES (%s, 'BTC-29MAR24', 1, 0.5, 1, 1, 1, 1) "
-               "ON CONFLICT (instrument_name, ts) DO UPDATE SET high = 0.5", (start + timedelta(minutes=5),))
+    load(
+        db,
+        "perpetuals_ohlcv",
+        minute_series("BTC-PERPETUAL", start, minutes, lambda i: 50000 + (i % 500), skip=range(9000, 9010)),
+    )
+    load(
+        db,
+        "futures_ohlcv",
+        minute_series("BTC-29MAR24", start, minutes, lambda i: 50500 + (i % 700), fillers=range(100, 400)),
+    )
+    load(
+        db,
+        "options_ohlcv",
+        minute_series(
+            "BTC-29MAR24-50000-C", start, minutes, lambda i: 0.05, skip=[i for i in range(minutes) if i % 97]
+        ),
+    )
+    copy_upsert(
+        db,
+        OPTIONS_GREEKS,
+        [
+            (
+                start + timedelta(minutes=i),
+                "BTC-29MAR24-50000-C",
+                "exchange",
+                Decimal("0.5"),
+                None,
+                None,
+                None,
+                None,
+                Decimal(55),
+                None,
+                None,
+                Decimal("0.05"),
+                Decimal(50000),
+                None,
+                None,
+                None,
+            )
+            for i in range(0, minutes, 30)
+        ],
+    )
+    copy_upsert(
+        db,
+        FUNDING_RATES,
+        [
+            (
+                start + timedelta(hours=h),
+                "BTC-PERPETUAL",
+                Decimal("0.000001") * (h % 5),
+                Decimal("0.00001"),
+                None,
+                None,
+            )
+            for h in range(minutes // 60)
+        ],
+    )
+    copy_upsert(
+        db,
+        INDEX_PRICES,
+        [
+            (start + timedelta(minutes=i), "btc_usd", Decimal(50000 + i), "ticker")
+            for i in range(0, minutes, 5)
+        ],
+    )
+    db.execute(
+        "INSERT INTO futures_ohlcv VALUES (%s, 'BTC-29MAR24', 1, 0.5, 1, 1, 1, 1) "
+        "ON CONFLICT (instrument_name, ts) DO UPDATE SET high = 0.5",
+        (start + timedelta(minutes=5),),
+    )
     refresh_all(db)
     refresh_aggregates(db, names=["options_ohlcv_1h", "options_greeks_1h"])
 
@@ -76,15 +163,22 @@ def test_compression_policy_compresses_old_chunks_and_views_answer_the_same(db):
     before = everything(db)
     for table in HYPERTABLES:
         run_job(db, table, "policy_compression")
-        chunks = db.execute("SELECT count(*), count(*) FILTER (WHERE is_compressed) FROM timescaledb_information.chunks "
-                            "WHERE hypertable_name = %s", (table,)).fetchone()
+        chunks = db.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_compressed) FROM timescaledb_information.chunks "
+            "WHERE hypertable_name = %s",
+            (table,),
+        ).fetchone()
         assert chunks[0] >= 1 and chunks[0] == chunks[1], table  # all of it is older than compress_after
     refresh_all(db)
     after = everything(db)
     for view in VIEWS:
         assert after[view] == before[view], view
-    usage = {r[0]: r[1:] for r in db.execute(
-        "SELECT relation, compressed_chunks, bytes_uncompressed, bytes_now FROM storage_usage")}
+    usage = {
+        r[0]: r[1:]
+        for r in db.execute(
+            "SELECT relation, compressed_chunks, bytes_uncompressed, bytes_now FROM storage_usage"
+        )
+    }
     for table in HYPERTABLES:
         compressed, raw_bytes, now_bytes = usage[table]
         assert compressed >= 1 and raw_bytes > now_bytes, table
@@ -92,7 +186,11 @@ def test_compression_policy_compresses_old_chunks_and_views_answer_the_same(db):
 
 def test_recent_chunks_are_not_compressed(db):
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    load(db, "perpetuals_ohlcv", minute_series("BTC-PERPETUAL", now - timedelta(hours=5), 60, lambda i: 1.0 + i))
+    load(
+        db,
+        "perpetuals_ohlcv",
+        minute_series("BTC-PERPETUAL", now - timedelta(hours=5), 60, lambda i: 1.0 + i),
+    )
     run_job(db, "perpetuals_ohlcv", "policy_compression")
     assert compressed_chunks(db, "perpetuals_ohlcv") == 0
 
@@ -108,18 +206,32 @@ def test_the_loader_upserts_into_a_compressed_chunk_without_duplicates(db):
     new = minute_series("BTC-PERPETUAL", day(2024, 1, 10) + timedelta(minutes=3000), 5, lambda i: 1.0)
     assert copy_upsert(db, PERPETUALS_OHLCV, changed + new) == 15
     assert db.execute("SELECT count(*), count(DISTINCT ts) FROM perpetuals_ohlcv").fetchone() == (3005, 3005)
-    assert [r[0] for r in db.execute("SELECT close FROM perpetuals_ohlcv WHERE ts >= %s ORDER BY ts LIMIT 2",
-                                     (changed[0][0],))] == [changed[0][5], changed[1][5]]
+    assert [
+        r[0]
+        for r in db.execute(
+            "SELECT close FROM perpetuals_ohlcv WHERE ts >= %s ORDER BY ts LIMIT 2", (changed[0][0],)
+        )
+    ] == [changed[0][5], changed[1][5]]
 
 
 def test_retention_drops_only_what_its_setting_says(db):
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    retain = db.execute("SELECT retain_for FROM storage_settings WHERE relation = 'options_ohlcv'").fetchone()[0]
+    retain = db.execute(
+        "SELECT retain_for FROM storage_settings WHERE relation = 'options_ohlcv'"
+    ).fetchone()[0]
     assert retain == timedelta(days=90)
     ages = (300, 120, 95, 89, 60, 1)
     for age in ages:
-        load(db, "options_ohlcv", minute_series("BTC-1JAN30-1000-C", now - timedelta(days=age), 3, lambda i: 0.1))
-        load(db, "perpetuals_ohlcv", minute_series("BTC-PERPETUAL", now - timedelta(days=age), 3, lambda i: 9.0))
+        load(
+            db,
+            "options_ohlcv",
+            minute_series("BTC-1JAN30-1000-C", now - timedelta(days=age), 3, lambda i: 0.1),
+        )
+        load(
+            db,
+            "perpetuals_ohlcv",
+            minute_series("BTC-PERPETUAL", now - timedelta(days=age), 3, lambda i: 9.0),
+        )
     refresh_aggregates(db)
     hours_before = db.execute("SELECT count(*) FROM options_ohlcv_1h").fetchone()[0]
     run_job(db, "options_ohlcv", "policy_retention")
@@ -150,27 +262,47 @@ def test_a_retention_shorter_than_a_refresh_window_is_refused(db, restore_settin
     with pytest.raises(PolicyError, match="all history"):
         apply_policies(db)
     # nothing changed
-    cfg = db.execute("SELECT config FROM timescaledb_information.jobs WHERE hypertable_name = 'options_ohlcv' "
-                     "AND proc_name = 'policy_retention'").fetchone()[0]
+    cfg = db.execute(
+        "SELECT config FROM timescaledb_information.jobs WHERE hypertable_name = 'options_ohlcv' "
+        "AND proc_name = 'policy_retention'"
+    ).fetchone()[0]
     assert cfg["drop_after"] == "90 days"
-    assert db.execute("SELECT count(*) FROM timescaledb_information.jobs WHERE job_id >= 1000").fetchone()[0] == jobs
+    assert (
+        db.execute("SELECT count(*) FROM timescaledb_information.jobs WHERE job_id >= 1000").fetchone()[0]
+        == jobs
+    )
 
 
 def test_changed_settings_are_re_applied_idempotently(db, restore_settings):
     def jobs():
-        return sorted((r[0], r[1], str(r[2].get("drop_after") or r[2].get("compress_after") or r[2].get("start_offset")))
-                      for r in db.execute("SELECT hypertable_name, proc_name, config FROM timescaledb_information.jobs "
-                                          "WHERE job_id >= 1000"))
+        return sorted(
+            (
+                r[0],
+                r[1],
+                str(r[2].get("drop_after") or r[2].get("compress_after") or r[2].get("start_offset")),
+            )
+            for r in db.execute(
+                "SELECT hypertable_name, proc_name, config FROM timescaledb_information.jobs "
+                "WHERE job_id >= 1000"
+            )
+        )
+
     first = jobs()
     assert apply_policies(db) and jobs() == first
-    db.execute("UPDATE storage_settings SET retain_for = '180 days', compress_after = '3 days' "
-               "WHERE relation = 'options_ohlcv'")
+    db.execute(
+        "UPDATE storage_settings SET retain_for = '180 days', compress_after = '3 days' "
+        "WHERE relation = 'options_ohlcv'"
+    )
     db.execute("UPDATE storage_settings SET compress_after = NULL WHERE relation = 'index_prices'")
     applied = apply_policies(db)
     assert ("options_ohlcv", "retention", "drop_after 180 days") in applied
     assert ("index_prices", "compression", "removed") in applied
-    cfg = {(r[0], r[1]): r[2] for r in db.execute(
-        "SELECT hypertable_name, proc_name, config FROM timescaledb_information.jobs WHERE job_id >= 1000")}
+    cfg = {
+        (r[0], r[1]): r[2]
+        for r in db.execute(
+            "SELECT hypertable_name, proc_name, config FROM timescaledb_information.jobs WHERE job_id >= 1000"
+        )
+    }
     assert cfg[("options_ohlcv", "policy_retention")]["drop_after"] == "180 days"
     assert cfg[("options_ohlcv", "policy_compression")]["compress_after"] == "3 days"
     assert ("index_prices", "policy_compression") not in cfg

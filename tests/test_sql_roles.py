@@ -39,15 +39,28 @@ def denied(db, statement, params=None):
 
 
 def relations(db):
-    return [r[0] for r in db.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY 1")]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY 1"
+        )
+    ]
 
 
 def test_analyst_can_select_from_every_table_and_view(db):
     names = relations(db)
-    for view in ("perpetuals_ohlcv_1h", "futures_ohlcv_1d", "futures_basis_1h", "futures_term_structure",
-                 "ohlcv_gaps", "storage_usage", "options_chain_latest", "funding_rates_daily", "instruments"):
+    for view in (
+        "perpetuals_ohlcv_1h",
+        "futures_ohlcv_1d",
+        "futures_basis_1h",
+        "futures_term_structure",
+        "ohlcv_gaps",
+        "storage_usage",
+        "options_chain_latest",
+        "funding_rates_daily",
+        "instruments",
+    ):
         assert view in names
     with as_role(db, "analyst"):
         assert db.execute("SELECT current_user").fetchone()[0] == "analyst"
@@ -59,7 +72,9 @@ def test_analyst_can_select_from_every_table_and_view(db):
 def test_analyst_cannot_insert_update_delete_or_create(db):
     with as_role(db, "analyst"):
         assert denied(db, "INSERT INTO perpetuals_ohlcv VALUES (now(), 'X', 1, 1, 1, 1, 0, 0)")
-        assert denied(db, "INSERT INTO instruments (instrument_name, kind, base_currency) VALUES ('X', 'future', 'BTC')")
+        assert denied(
+            db, "INSERT INTO instruments (instrument_name, kind, base_currency) VALUES ('X', 'future', 'BTC')"
+        )
         assert denied(db, "UPDATE storage_settings SET retain_for = NULL")
         assert denied(db, "UPDATE instruments SET is_active = false")
         assert denied(db, "DELETE FROM funding_rates")
@@ -100,7 +115,12 @@ def test_the_loader_works_as_the_writer_role(db):
     from .test_sql_support import day, minute_series
 
     with as_role(db, "ingest_writer"):
-        assert copy_upsert(db, PERPETUALS_OHLCV, minute_series("BTC-PERPETUAL", day(2024, 1, 1), 5, lambda i: 1.0)) == 5
+        assert (
+            copy_upsert(
+                db, PERPETUALS_OHLCV, minute_series("BTC-PERPETUAL", day(2024, 1, 1), 5, lambda i: 1.0)
+            )
+            == 5
+        )
 
 
 @pytest.mark.parametrize("role", ["ingest_writer", "analyst"])

@@ -56,17 +56,43 @@ def load(conn: psycopg.Connection, table: str, rows) -> int:
     return copy_upsert(conn, SPEC_BY_TABLE[table], rows)
 
 
-def add_instrument(conn, name, kind="future", currency="BTC", creation=None, expiration=None,
-                   strike=None, option_type=None, settlement_period=None):
-    row = (name, kind, currency, "USD", currency, settlement_period, creation, expiration, strike,
-           option_type, Decimal("0.5"), Decimal("10"), True, "open", "exchange")
+def add_instrument(
+    conn,
+    name,
+    kind="future",
+    currency="BTC",
+    creation=None,
+    expiration=None,
+    strike=None,
+    option_type=None,
+    settlement_period=None,
+):
+    row = (
+        name,
+        kind,
+        currency,
+        "USD",
+        currency,
+        settlement_period,
+        creation,
+        expiration,
+        strike,
+        option_type,
+        Decimal("0.5"),
+        Decimal("10"),
+        True,
+        "open",
+        "exchange",
+    )
     copy_upsert(conn, INSTRUMENTS, [row])
 
 
 def job_id(conn, relation: str, proc: str) -> int:
     """proc: 'policy_refresh_continuous_aggregate' | 'policy_compression' | 'policy_retention'."""
-    row = conn.execute("SELECT job_id FROM timescaledb_information.jobs "
-                       "WHERE hypertable_name = %s AND proc_name = %s", (relation, proc)).fetchone()
+    row = conn.execute(
+        "SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_name = %s AND proc_name = %s",
+        (relation, proc),
+    ).fetchone()
     assert row, f"no {proc} job for {relation}"
     return row[0]
 
@@ -84,8 +110,10 @@ def refresh_all(conn) -> None:
 
 
 def compressed_chunks(conn, table: str) -> int:
-    return conn.execute("SELECT count(*) FROM timescaledb_information.chunks "
-                        "WHERE hypertable_name = %s AND is_compressed", (table,)).fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = %s AND is_compressed",
+        (table,),
+    ).fetchone()[0]
 
 
 def day(y, m, d, h=0, mi=0):
