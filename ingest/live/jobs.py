@@ -185,8 +185,9 @@ def option_candles(ctx, client, minute_ms: int) -> JobResult:
     if cursor is None:
         with ctx.connect() as conn:
             last = conn.execute(query("live_last_option_candle")).fetchone()[0]
-        floor = end + 1 - 6 * HOUR_MS
-        cursor = max(min(_ms(last) + MINUTE_MS if last else floor, end + 1 - 2 * MINUTE_MS), floor)
+        # after a restart: from the last stored option candle (at most 6 h back, at least 2 minutes)
+        recent = end + 1 - 2 * MINUTE_MS
+        cursor = max(min(_ms(last) + MINUTE_MS if last else recent, recent), end + 1 - 6 * HOUR_MS)
     cursor = max(cursor, end + 1 - 23 * HOUR_MS)  # www serves 24 h of trades by currency
     if cursor > end:
         return r
