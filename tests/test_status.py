@@ -1,0 +1,74 @@
+"""`ingest status`: freshness per dataset and group, gaps, leader, jobs, storage; exit codes; no password."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from ingest.live.status import collect, parse_duration
+from ingest.live.status_cli import status
+
+
+def _fresh(db, minutes_ago=0, gap=False):
+    db.execute("""INSERT INTO instruments (instrument_name, kind, base_currency, settlement_period,
+                  creation_timestamp, expiration_timestamp)
+                  VALUES ('BTC-PERPETUAL', 'future', 'BTC', 'perpetual', now() - interval '1 year', NULL),
+                         ('ETH-PERPETUAL', 'future', 'ETH', 'perpetual', now() - interval '1 year', NULL)""")
+    for name in ("BTC-PERPETUAL", "ETH-PERPETUAL"):
+        db.execute("""INSERT INTO perpetuals_ohlcv
+                      SELECT date_trunc('minute', now()) - make_interval(mins => %s + g), %s, 1, 1, 1, 1, 0, 0
+                      FROM generate_series(1, 30) g WHERE NOT (%s AND g = 10)""", (minutes_ago, name, gap))
+    for cur, idx in (("BTC", "btc_usd"), ("ETH", "eth_usd")):
+        db.execute("""INSERT INTO options_greeks (ts, instrument_name, source, mark_iv)
+                      VALUES (date_trunc('minute', now()) - make_interval(mins => %s + 1), %s, 'computed', 50)""",
+                   (minutes_ago, f"{cur}-28JUN30-1000-C"))
+        db.execute("""INSERT INTO index_prices VALUES
+                      (date_trunc('minute', now()) - make_interval(mins => %s + 1), %s, 1, 'ticker')""",
+                   (minutes_ago, idx))
+    db.execute("""INSERT INTO leader_lease VALUES ('ingest-run', 'host:1:abc', now(), now(), now() + interval '30 s')""")
+    db.execute("""INSERT INTO job_heartbeats (job_name, holder, last_started, last_finished, last_outcome,
+                  last_rows, last_requests, last_duration_ms) VALUES ('candles', 'host:1:abc', now(), now(), 'ok', 2, 2, 50)""")
+
+
+def test_parse_duration():
+    assert parse_duration("5m") == 300 and parse_duration("90s") == 90 and parse_duration("2h") == 7200
+    assert parse_duration("45") == 45
+
+
+def test_fresh_database_exits_0_and_shows_everything(db, migrated_url, monkeypatch):
+    _fresh(db, gap=True)
+    # a password in the DSN never appears (the embedded server accepts any password)
+    url = migrated_url.replace("postgres@", "postgres:s3cretpw@")
+    monkeypatch.setenv("INGEST_DATABASE_URL", url)
+    result = CliRunner().invoke(status, [])
+    assert result.exit_code == 0, result.output
+    for text in ("BTC-PERPETUAL", "btc_usd/ticker", "host:1:abc", "candles", "perpetuals_ohlcv", "OK",
+                 "2 gaps"):
+        assert text in result.output, text
+    assert "s3cretpw" not in result.output and "***" in result.output
+    result = CliRunner().invoke(status, ["--json"])
+    report = json.loads(result.output)
+    assert report["ok"] and report["leader"]["holder"] == "host:1:abc" and report["leader"]["valid"]
+    assert report["gaps"]["total"] == 2 and report["gaps"]["missing_minutes"] == 2
+    assert {j["job_name"] for j in report["jobs"]} == {"candles"}
+    assert any(s["relation"] == "perpetuals_ohlcv" for s in report["storage"])
+    assert "s3cretpw" not in result.output
+
+
+def test_stale_data_exits_1(db, migrated_url, monkeypatch):
+    _fresh(db, minutes_ago=20)
+    monkeypatch.setenv("INGEST_DATABASE_URL", migrated_url)
+    result = CliRunner().invoke(status, ["--max-lag", "5m"])
+    assert result.exit_code == 1 and "STALE" in result.output
+    assert CliRunner().invoke(status, ["--max-lag", "1h"]).exit_code == 0
+    report = collect(migrated_url, max_lag_s=300)
+    assert "perpetuals_ohlcv/BTC-PERPETUAL" in report["stale"]
+
+
+def test_empty_database_is_stale_and_unreachable_exits_2(db, migrated_url, monkeypatch):
+    monkeypatch.setenv("INGEST_DATABASE_URL", migrated_url)
+    assert CliRunner().invoke(status, []).exit_code == 1
+    monkeypatch.setenv("INGEST_DATABASE_URL", "postgresql://u:pw123@127.0.0.1:1/x")
+    result = CliRunner().invoke(status, [])
+    assert result.exit_code == 2 and "pw123" not in result.output
