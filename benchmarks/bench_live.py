@@ -99,7 +99,7 @@ def report(conn, samples, rc, minutes):
     exch = conn.execute("SELECT count(*), count(DISTINCT instrument_name) FROM options_greeks "
                         "WHERE source = 'exchange'").fetchone()
     print(f"exchange greeks rows {exch[0]} ({exch[1]} options)")
-    per_min = [b - a for a, b in zip(samples, samples[1:])]
+    per_min = [b - a for a, b in zip(samples, samples[1:], strict=False)]
     print(f"requests per minute: {per_min}; max {max(per_min, default=0)} = "
           f"{100 * max(per_min, default=0) / BUDGET_PER_MIN:.1f} % of {BUDGET_PER_MIN}/min; "
           f"steady (after the first minute) mean "
@@ -121,7 +121,7 @@ def check(conn, samples, rc) -> bool:
     if not snaps or minutes[0] != int(minutes[1]) or len(set(snaps[1:-1])) > 1:
         print(f"FAIL chain snapshots: {minutes[0]} minutes of {minutes[1]}; counts {sorted(set(snaps))}")
         ok = False
-    per_min = [b - a for a, b in zip(samples, samples[1:])]
+    per_min = [b - a for a, b in zip(samples, samples[1:], strict=False)]
     if any(x > BUDGET_PER_MIN * 0.25 for x in per_min):
         print("FAIL a minute used more than 25 % of the request budget")
         ok = False

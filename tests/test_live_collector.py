@@ -109,7 +109,7 @@ def test_chain_snapshot_every_minute_for_every_option(run):
         SELECT ts, count(*) FROM options_greeks WHERE source = 'computed' GROUP BY ts ORDER BY ts""").fetchall()
     assert len(per_minute) >= 3
     minutes = [ts for ts, _ in per_minute]
-    assert all((b - a).total_seconds() == 60 for a, b in zip(minutes, minutes[1:])), minutes
+    assert all((b - a).total_seconds() == 60 for a, b in zip(minutes, minutes[1:], strict=False)), minutes
     # every option listed at a minute has its row (the chain changes only at 08:00 expiries/listings)
     active = conn.execute("""SELECT count(*) FROM instruments WHERE kind = 'option'
                              AND expiration_timestamp > now()""").fetchone()[0]
@@ -120,7 +120,7 @@ def test_chain_snapshot_every_minute_for_every_option(run):
 
 def test_a_minute_uses_at_most_a_quarter_of_the_budget(run):
     samples = run["samples"]
-    per_minute = [b[1] - a[1] for a, b in zip(samples, samples[1:])]
+    per_minute = [b[1] - a[1] for a, b in zip(samples, samples[1:], strict=False)]
     print("requests per minute:", per_minute, "budget:", BUDGET_PER_MIN)
     assert all(n <= BUDGET_PER_MIN * 0.25 for n in per_minute), per_minute
     assert all(n > 0 for n in per_minute)

@@ -30,7 +30,7 @@ def ctx(db, migrated_url, sim):
 
 def _run(ctx, name):
     r = run_job(ctx, name, require_leader=False)
-    assert r is not None and getattr(r, "outcome_override") == "ok", name
+    assert r is not None and r.outcome_override == "ok", name
     return r
 
 
@@ -49,7 +49,7 @@ def test_candles_catch_up_and_gap_repair(ctx, db):
         table = "perpetuals_ohlcv" if name.endswith("PERPETUAL") else "futures_ohlcv"
         ts = _minutes(db, table, name)
         assert len(ts) >= 15 and ts[-1] >= limit
-        assert all((b - a).total_seconds() == 60 for a, b in zip(ts, ts[1:]))
+        assert all((b - a).total_seconds() == 60 for a, b in zip(ts, ts[1:], strict=False))
     # downtime: the last 8 minutes are missing -> the next run fills them by itself
     before = _minutes(db, "perpetuals_ohlcv", "BTC-PERPETUAL")
     db.execute("DELETE FROM perpetuals_ohlcv WHERE ts > now() - INTERVAL '9 minutes'")
@@ -90,7 +90,7 @@ def test_chain_computed_greeks_match_exchange_within_tolerance(ctx, db):
         now_ms = int(ts.timestamp() * 1000) + 30_000
         g = greeks.from_mark_iv(float(iv), float(under), float(strike), int(expiry.timestamp() * 1000), now_ms,
                                 otype == "call")
-        for k, e in zip(("delta", "gamma", "vega", "theta", "rho"), exch):
+        for k, e in zip(("delta", "gamma", "vega", "theta", "rho"), exch, strict=False):
             c = getattr(g, k)
             tol = {"abs": 2e-3, "rel": 2e-2}  # 30 s of time decay on a daily option, rounding
             assert greeks.within_tolerance(c, float(e), tol), (name, k, c, e)

@@ -99,7 +99,6 @@ class Lease:
         return self.is_leader
 
     def release(self) -> bool:
-        was = self.is_leader
         self._lost()
         try:
             with self.connect() as conn:
@@ -121,7 +120,7 @@ def current(conn: psycopg.Connection, name: str = DEFAULT_NAME) -> dict | None:
     row = cur.fetchone()
     if row is None:
         return None
-    return dict(zip([c.name for c in cur.description], row))
+    return dict(zip([c.name for c in cur.description], row, strict=False))
 
 
 def _short(exc: BaseException) -> str:

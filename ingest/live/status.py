@@ -45,7 +45,7 @@ def _jsonable(v: Any) -> Any:
 def _rows(conn: psycopg.Connection, sql: str, params: dict | None = None) -> list[dict]:
     cur = conn.execute(sql, params or {})
     names = [c.name for c in cur.description]
-    return [{k: _jsonable(v) for k, v in zip(names, row)} for row in cur.fetchall()]
+    return [{k: _jsonable(v) for k, v in zip(names, row, strict=False)} for row in cur.fetchall()]
 
 
 def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
