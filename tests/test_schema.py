@@ -33,8 +33,9 @@ def snapshot(conn: psycopg.Connection) -> dict:
             FROM timescaledb_information.dimensions d WHERE d.hypertable_schema = 'public'"""),
         "caggs": q("""SELECT view_name, materialized_only::text
                       FROM timescaledb_information.continuous_aggregates"""),
+        # job configs name internal hypertable ids, which a downgrade + upgrade renumbers
         "jobs": q("""SELECT proc_name, coalesce(hypertable_name, ''), schedule_interval::text,
-                            coalesce(config::text, '')
+                            coalesce((config - 'hypertable_id' - 'mat_hypertable_id')::text, '')
                      FROM timescaledb_information.jobs WHERE job_id >= 1000"""),
         "functions": q("""SELECT p.proname, pg_get_function_identity_arguments(p.oid)
                           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
