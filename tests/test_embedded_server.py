@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -344,6 +345,47 @@ def test_client_killed_mid_copy_leaves_no_rows(server):
         conn.execute("INSERT INTO killed_copy VALUES (1, 'after')")
         assert conn.execute("SELECT count(*) FROM killed_copy").fetchone()[0] == 1
     assert time.perf_counter() - t0 < 5  # the dead client does not hold the backend
+
+
+def _raw_message(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("!i", len(body) + 4) + body
+
+
+@pytest.mark.parametrize("begin", [True, False], ids=["explicit-transaction", "implicit-transaction"])
+@pytest.mark.parametrize("fail", [False, True], ids=["ok", "after-error"])
+def test_client_gone_mid_batch_is_rolled_back(server, begin, fail):
+    """A client that vanishes halfway through an extended-protocol batch (no Sync yet) still owns the
+    backend: the proxy must roll back (not commit) its work, end the batch and free the backend."""
+    with connect(server) as conn:
+        conn.execute("DROP TABLE IF EXISTS gone_t")
+        conn.execute("CREATE TABLE gone_t (v int)")
+    with socket.create_connection((server.host, server.port), timeout=10) as raw:
+        params = b"user\0postgres\0database\0postgres\0\0"
+        raw.sendall(struct.pack("!ii", len(params) + 8, 196608) + params)
+        greeting = b""
+        while not greeting.endswith(b"Z\0\0\0\x05I"):
+            greeting += raw.recv(4096)
+        if begin:
+            raw.sendall(_raw_message(b"Q", b"BEGIN\0"))
+            reply = b""
+            while not reply.endswith(b"Z\0\0\0\x05T"):
+                reply += raw.recv(4096)
+        batch = b""
+        for sql in [b"INSERT INTO gone_t VALUES (1)"] + ([b"SELECT 1/0"] if fail else []):
+            batch += (
+                _raw_message(b"P", b"\0" + sql + b"\0\0\0")
+                + _raw_message(b"B", b"\0\0" + b"\0\0" * 3)
+                + _raw_message(b"E", b"\0\0\0\0\0")
+            )
+        raw.sendall(batch + _raw_message(b"H", b""))
+        reply = b""
+        while (b"E\0\0\0" if fail else b"C\0\0\0") not in reply:  # the error, or the INSERT's CommandComplete
+            reply += raw.recv(4096)
+    t0 = time.perf_counter()
+    with connect(server) as conn:
+        assert conn.execute("SELECT count(*) FROM gone_t").fetchone()[0] == 0
+        assert conn.execute("SELECT now() = statement_timestamp()").fetchone()[0]  # not in a transaction
+    assert time.perf_counter() - t0 < 5
 
 
 def test_port_taken_raises_clear_error():

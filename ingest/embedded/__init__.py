@@ -81,8 +81,8 @@ def _data_arg(data: str | os.PathLike | None) -> str:
     return str(path)
 
 
-def _command(port: int, data: str, host: str) -> list[str]:
-    return [_which("node"), str(SERVER_JS), "--port", str(port), "--host", host, "--data", data]
+def _command(port: int, data: str, host: str, *extra: str) -> list[str]:
+    return [_which("node"), str(SERVER_JS), "--port", str(port), "--host", host, "--data", data, *extra]
 
 
 class EmbeddedServer:
@@ -148,9 +148,10 @@ class EmbeddedServer:
             self._log_file = os.fdopen(fd, "wb")
             self._log_offset = 0
         self.proc = subprocess.Popen(
-            _command(self.port, data, self.host),
+            # the server stops by itself when this process dies and its stdin pipe closes
+            _command(self.port, data, self.host, "--stop-on-stdin-eof"),
             cwd=EMBEDDED_DIR,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             text=True,
@@ -206,9 +207,10 @@ class EmbeddedServer:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        if self.proc and self.proc.stdout:
+        for pipe in (self.proc.stdin, self.proc.stdout) if self.proc else ():
             try:
-                self.proc.stdout.close()
+                if pipe:
+                    pipe.close()
             except OSError:
                 pass
         if self._log_file:

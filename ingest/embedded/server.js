@@ -24,6 +24,7 @@
 //
 // Usage: node server.js [--port 55432] [--host 127.0.0.1] [--data DIR|memory] [--lock-timeout MS]
 //                       [--no-extension]   (default: CREATE EXTENSION IF NOT EXISTS timescaledb at start)
+//                       [--stop-on-stdin-eof]  (shut down when the launching process goes away)
 // The lock timeout defaults to $EMBEDDED_PG_LOCK_TIMEOUT_MS, else 30000 ms.
 // Prints exactly one line "ready port=N data=..." on stdout when it accepts connections.
 'use strict';
@@ -53,8 +54,9 @@ function parseArgs(argv) {
     else if (key === '--data') opts.data = val();
     else if (key === '--lock-timeout') opts.lockTimeout = Number(val());
     else if (key === '--no-extension') opts.createExtension = false;
+    else if (key === '--stop-on-stdin-eof') opts.watchStdin = true;
     else if (key === '--help' || key === '-h') {
-      process.stdout.write('usage: node server.js [--port N] [--host H] [--data DIR|memory] [--lock-timeout MS] [--no-extension]\n');
+      process.stdout.write('usage: node server.js [--port N] [--host H] [--data DIR|memory] [--lock-timeout MS] [--no-extension] [--stop-on-stdin-eof]\n');
       process.exit(0);
     } else {
       process.stderr.write(`server.js: unknown argument ${a}\n`);
@@ -541,7 +543,10 @@ class Client {
     if (needed) {
       try {
         await b.acquire(this, Infinity);
-        if (this.midBatch) await b.exec(SYNC);
+        // Halfway through an extended batch: ROLLBACK aborts its implicit transaction (a bare Sync
+        // would commit it); the Sync then ends the batch (and any skip-till-Sync after an error, in
+        // which case the ROLLBACK was ignored and the one below does the work).
+        if (this.midBatch) await b.exec(Buffer.concat([query('ROLLBACK'), SYNC]));
         if (b.status !== 'I') await b.exec(query('ROLLBACK'));
         if (this.statements.size) await b.exec(query(this.deallocateAllSql()));
       } catch (err) {
@@ -681,6 +686,12 @@ async function main() {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (opts.watchStdin) {
+    // The launcher holds our stdin open; if it dies (even by SIGKILL) we get EOF and stop.
+    process.stdin.on('data', () => {});
+    process.stdin.on('end', () => stop('stdin closed'));
+    process.stdin.on('error', () => stop('stdin closed'));
+  }
 
   const t0 = Date.now();
   try {
