@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from ingest.embedded import EmbeddedError, EmbeddedServer
+from ingest.embedded import EmbeddedError, EmbeddedServer, ensure_installed
 
 ROWS = 100_000
 
@@ -397,6 +397,12 @@ def test_port_taken_raises_clear_error():
             EmbeddedServer(port=port).start(timeout=30)
 
 
+def test_missing_node_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(EmbeddedError, match="`node` was not found on PATH"):
+        ensure_installed()
+
+
 def _make_timeseries(conn: psycopg.Connection) -> None:
     conn.execute("CREATE TABLE ticks (ts timestamptz NOT NULL, sym text NOT NULL, px numeric(12,6))")
     conn.execute("SELECT create_hypertable('ticks', 'ts', chunk_time_interval => interval '1 day')")
@@ -423,6 +429,9 @@ def test_restart_keeps_data_continuous_aggregate_and_jobs(data_dir):
     with EmbeddedServer(data=data) as srv, connect(srv) as conn:
         _make_timeseries(conn)
         assert conn.execute("SELECT count(*) FROM ticks_hourly").fetchone()[0] == 48
+        # a second server on the same directory would corrupt it: refused
+        with pytest.raises(EmbeddedError, match=f"data directory {data} is in use"):
+            EmbeddedServer(data=data).start(timeout=30)
 
     with EmbeddedServer(data=data) as srv, connect(srv) as conn:
         assert conn.execute("SELECT count(*), sum(px) FROM ticks").fetchone() == (
