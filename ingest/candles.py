@@ -53,6 +53,10 @@ class CandleFetcher:
     def host_for(self, instrument: str) -> str:
         return self._host.get(instrument, "www")
 
+    def prefer_history(self, instrument: str) -> None:
+        """Ask the history host first for this instrument (known to be archived, e.g. by a probe)."""
+        self._host[instrument] = "history"
+
     def fetch(self, instrument: str, start_ms: int, end_ms: int) -> tuple[object, str]:
         params = {
             "instrument_name": instrument,
@@ -67,7 +71,7 @@ class CandleFetcher:
         except DeribitError as exc:
             if host == "www" and exc.instrument_not_found:
                 # expired and archived: the history host serves its chart data
-                self._host[instrument] = "history"
+                self.prefer_history(instrument)
                 return self.client.call("get_tradingview_chart_data", params, host="history"), "history"
             raise
 

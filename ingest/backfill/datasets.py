@@ -135,7 +135,7 @@ class Context:
             ticks = result.get("ticks") if isinstance(result, dict) else None
             if ticks:
                 if host == "history":
-                    self.fetcher._host[name] = "history"  # archived: chart data lives on the history host
+                    self.fetcher.prefer_history(name)  # archived: chart data lives on the history host
                 return int(min(ticks))
             return None
         return None
