@@ -104,6 +104,11 @@ class Collector:
         log.info("signal %s: finishing the current writes, then releasing the lease",
                  signal.Signals(signum).name if signum else "stop")
         self.ctx.stop.set()
+        # not from the signal handler itself: it runs in the main thread, possibly inside the
+        # scheduler's loop holding its (reentrant) locks; another thread waits for them
+        threading.Thread(target=self._shutdown_scheduler, name="shutdown", daemon=True).start()
+
+    def _shutdown_scheduler(self) -> None:
         try:
             self.scheduler.shutdown(wait=False)
         except Exception:
@@ -118,6 +123,10 @@ class Collector:
                  ",".join(self.ctx.config.jobs), self.ctx.settings.safe_database_url)
         try:
             self.scheduler.start()
+        except Exception as exc:  # a race with shutdown must not turn a clean stop into a crash
+            if not self._stopping:
+                raise
+            log.debug("scheduler loop ended during shutdown: %s", exc)
         finally:
             self._stopping = True
             self.ctx.stop.set()
