@@ -113,3 +113,31 @@ def test_determinism_by_seed(sim):
         c = chart(s3, "BTC-PERPETUAL", NOW - 600 * MIN, NOW).json()["result"]
     assert a == b
     assert a["close"] != c["close"]
+
+
+@pytest.mark.parametrize("name,res", [("BTC-PERPETUAL", "1"), ("ETH-PERPETUAL", "5"), ("BTC-28JUN24", "1"),
+                                      ("BTC-28JUN24", "60"), ("BTC-28JUN24", "1D"), ("ETH-28JUN24", "15"),
+                                      ("BTC-31MAY24", "1"), ("BTC-31MAY24", "3")])
+def test_served_json_equals_market_candles(name, res):
+    """The HTTP answer (whole days served from cached serialised JSON) equals Market.candles exactly,
+    across listing, a partial current day ("now" mid-day), expiry and the 5,000 limit."""
+    from ingest.sim import Market
+
+    now = NOW + 13 * 3600_000 + 17 * MIN + 5_000  # mid-day: the current day is only partly traded
+    with SimServer(seed=11, now=now, rate_limit=False, port=0) as s:
+        m = Market(11)
+        inst = m.instrument(name)
+        R = {"1": 1, "3": 3, "5": 5, "15": 15, "60": 60, "1D": 1440}[res] * MIN
+        windows = [(now - 5000 * R, now), (now - 2 * 86400_000 - 7 * MIN, now - 86400_000 + 123 * MIN),
+                   (inst.creation_ms - 3 * R, inst.creation_ms + 2000 * R),
+                   (inst.creation_ms - 86400_000, inst.creation_ms - 1),
+                   (now - 30 * 86400_000, now + 86400_000), (now - 86400_000, now - 86400_000)]
+        if inst.expiration_ms < now + 30 * 86400_000:
+            windows.append((inst.expiration_ms - 3000 * R, inst.expiration_ms + 86400_000))
+        for start, end in windows:
+            for first_window in (True, False):  # cold, then cached
+                body = chart(s, name, start, end, res).json()["result"]
+                want = m.candles(inst, start, end, res, now, lower_exclusive=True)
+                assert body["status"] == ("ok" if len(want["ticks"]) else "no_data")
+                for k in ("ticks", "open", "high", "low", "close", "volume", "cost"):
+                    assert body[k] == want[k].tolist(), (k, start, end, first_window)

@@ -51,7 +51,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import orjson
 
-from ingest.sim.api import ApiConfig, Exchange, RpcError
+from ingest.sim.api import ApiConfig, Exchange, RawJson, RpcError
 from ingest.sim.market import DAY_MS, HOUR_MS, Market
 
 RETRYABLE_CODES = {11094: "internal_server_error", 10040: "retry", 13028: "temporarily_unavailable",
@@ -235,7 +235,15 @@ class Stats:
 
 # ----------------------------------------------------------------------------- corruption helpers
 
+def _json_default(x):
+    if isinstance(x, RawJson):
+        return orjson.Fragment(x.raw)
+    raise TypeError(type(x).__name__)
+
+
 def _to_plain(x):
+    if isinstance(x, RawJson):
+        return x.value()
     if isinstance(x, np.ndarray):
         return x.tolist()
     if isinstance(x, dict):
@@ -403,7 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
         if req_id is not None:
             env["id"] = req_id
         env.update(result=result, usIn=now_us, usOut=now_us + dt, usDiff=dt, testnet=False)
-        body = orjson.dumps(env, option=_JSON_OPTS)
+        body = orjson.dumps(env, default=_json_default, option=_JSON_OPTS)
         outcome = "ok" if fault in (None, "timeout") else "fault_" + fault
         sim.stats_obj.record(host, method, outcome, client, credits)
         if fault == "truncate":
@@ -463,7 +471,7 @@ class SimServer:
         self.market = market or Market(self.seed)
         self.api_config = ApiConfig(expired_window_days=expired_window_days, archive_after_days=archive_after_days,
                                     lower_bound_exclusive=lower_bound_exclusive)
-        self.exchange = Exchange(self.market, self.api_config)
+        self.exchange = Exchange(self.market, self.api_config, raw_json=True)
         self.clock = Clock(now)
         self.rate_limit = bool(rate_limit)
         if rate_limit_status not in (400, 429):
