@@ -37,8 +37,8 @@ def _jsonable(v: Any) -> Any:
         return v.isoformat()
     if isinstance(v, timedelta):
         return round(v.total_seconds(), 1)
-    if hasattr(v, "is_finite"):  # Decimal
-        return float(v)
+    if hasattr(v, "is_finite"):  # Decimal: counts summed in SQL arrive as numeric
+        return int(v) if v.is_finite() and v == v.to_integral_value() else float(v)
     return v
 
 
