@@ -33,26 +33,56 @@ CROSS JOIN LATERAL (
 ) d
 WHERE i.expiration_timestamp IS NOT NULL AND p.close > 0;
 
+-- futures_basis_1h is built so that its plan needs no statistics (the embedded server has no
+-- autovacuum; a join of the two real-time aggregates planned without statistics became a nested loop
+-- taking a minute for one contract-year). Per future (an instruments row that is not an option):
+--   * r: the first and last hour of the future in futures_ohlcv_1h (an index scan of its rows);
+--   * b: the future's hourly rows and the perpetual's inside [first, last], both read by index on
+--     (instrument_name, ts), merged by one GROUP BY ts: no join whose strategy depends on estimates.
+-- A ts range on the view is pushed into both index scans; a filter on future reads one instruments
+-- row. The perpetual is read only over the future's life, never its whole history.
 CREATE VIEW futures_basis_1h AS
-SELECT f.ts,
-       f.instrument_name                                   AS future,
-       p.instrument_name                                   AS perpetual,
+SELECT b.ts,
+       i.instrument_name                                   AS future,
+       b.perpetual,
        i.base_currency                                     AS currency,
        i.expiration_timestamp                              AS expiry,
-       f.close                                             AS future_close,
-       p.close                                             AS perpetual_close,
-       f.close - p.close                                   AS basis,
-       (f.close - p.close) * 100 / p.close                 AS basis_pct,
+       b.future_close,
+       b.perpetual_close,
+       b.future_close - b.perpetual_close                  AS basis,
+       (b.future_close - b.perpetual_close) * 100 / b.perpetual_close AS basis_pct,
        d.days_to_expiry,
        CASE WHEN d.days_to_expiry > 0
-            THEN (f.close - p.close) * 100 / p.close * 365 / d.days_to_expiry END AS annualized_basis_pct
-FROM futures_ohlcv_1h f
-JOIN instruments i ON i.instrument_name = f.instrument_name
-JOIN perpetuals_ohlcv_1h p ON p.instrument_name = i.base_currency || '-PERPETUAL' AND p.ts = f.ts
+            THEN (b.future_close - b.perpetual_close) * 100 / b.perpetual_close * 365 / d.days_to_expiry
+       END                                                 AS annualized_basis_pct
+FROM instruments i
 CROSS JOIN LATERAL (
-    SELECT extract(epoch FROM i.expiration_timestamp - (f.ts + INTERVAL '1 hour')) / 86400 AS days_to_expiry
+    SELECT min(f.ts) AS first_ts, max(f.ts) AS last_ts
+    FROM futures_ohlcv_1h f
+    WHERE f.instrument_name = i.instrument_name
+) r
+CROSS JOIN LATERAL (
+    SELECT u.ts,
+           i.base_currency || '-PERPETUAL'                 AS perpetual,
+           max(u.close) FILTER (WHERE u.side = 'F')       AS future_close,
+           max(u.close) FILTER (WHERE u.side = 'P')       AS perpetual_close
+    FROM (SELECT f.ts, 'F' AS side, f.close
+          FROM futures_ohlcv_1h f
+          WHERE f.instrument_name = i.instrument_name
+          UNION ALL
+          SELECT p.ts, 'P', p.close
+          FROM perpetuals_ohlcv_1h p
+          WHERE p.instrument_name = i.base_currency || '-PERPETUAL'
+            AND p.ts >= r.first_ts AND p.ts <= r.last_ts) u
+    GROUP BY u.ts
+    HAVING count(*) FILTER (WHERE u.side = 'F') > 0 AND count(*) FILTER (WHERE u.side = 'P') > 0
+) b
+CROSS JOIN LATERAL (
+    SELECT extract(epoch FROM i.expiration_timestamp - (b.ts + INTERVAL '1 hour')) / 86400 AS days_to_expiry
 ) d
-WHERE i.expiration_timestamp IS NOT NULL AND p.close > 0;
+WHERE i.expiration_timestamp IS NOT NULL
+  AND i.kind NOT IN ('option', 'option_combo')
+  AND b.perpetual_close > 0;
 
 -- Live = instruments.expiration_timestamp > now(). The latest candle of each live future, against the
 -- perpetual's latest candle at or before that minute (the same minute when it is stored).
