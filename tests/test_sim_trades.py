@@ -75,3 +75,31 @@ def test_www_24h_limit_by_currency_and_time(sim):
     h = call(sim, "get_last_trades_by_currency_and_time", host="history", **old).json()["result"]
     assert len(h["trades"]) == 10 and h["has_more"]
     assert all(NOW - 3 * 86400_000 <= t["timestamp"] <= NOW - 2 * 86400_000 for t in h["trades"])
+
+
+@pytest.mark.parametrize("name", ["BTC-PERPETUAL", "ETH-PERPETUAL", "BTC-28JUN24", "ETH-29MAR24"])
+def test_carry_into_a_cold_window_is_the_previous_days_last_trade(name):
+    """A window whose previous day was never generated (the close carried in is computed without
+    generating that day) equals the same window after all earlier trades were generated, and its
+    first filler candles carry the last trade price before the window."""
+    from ingest.sim import Market
+    from ingest.sim.market import day_of, day_start
+
+    cold, warm = Market(5), Market(5)
+    inst = cold.instrument(name)
+    first = day_of(inst.creation_ms)
+    for d in range(first + 1, first + 40, 3):
+        start, end = day_start(d), day_start(d) + 2 * 86400_000 - 1
+        got = cold.candles(inst, start, end, "1", NOW)
+        for dd in range(first, d):
+            warm.day_trades(inst, dd)
+        want = warm.candles(inst, start, end, "1", NOW)
+        for k in ("ticks", "open", "high", "low", "close", "volume", "cost"):
+            assert got[k].tolist() == want[k].tolist(), (k, d)
+        before = warm.trades(inst, inst.creation_ms, start - 1, NOW)
+        carry = before["price"][-1] if len(before["price"]) else warm.listing_price(inst)
+        i = 0
+        while got["volume"][i] == 0:
+            assert got["open"][i] == got["high"][i] == got["low"][i] == got["close"][i] == carry
+            i += 1
+        assert got["low"][i] <= min(got["open"][i], got["close"][i]) <= max(got["open"][i], got["close"][i]) <= got["high"][i]

@@ -779,7 +779,6 @@ class Market:
             z *= inst.min_trade_amount
             out["amount"] = z
         self._trades.put(key, out, _nbytes(out))
-        self._memo[("lastpx", inst.name, day)] = float(out["price"][-1]) if n else None
         return out
 
     def _last_close_before(self, inst: Instrument, day: int) -> float:
@@ -787,16 +786,46 @@ class Market:
         d = day - 1
         first = day_of(inst.creation_ms)
         while d >= first:
-            memo = self._memo.get(("lastpx", inst.name, d))
-            if memo is not None:
-                return memo
-            t = self.day_trades(inst, d)
-            if len(t["price"]):
-                px = float(t["price"][-1])
-                self._memo[("lastpx", inst.name, d)] = px
+            px = self._last_price(inst, d)
+            if px is not None:
                 return px
             d -= 1
         return self.listing_price(inst)
+
+    def _last_price(self, inst: Instrument, day: int) -> float | None:
+        """Price of the day's last trade (None without trades), memoised.  For futures it is computed
+        without generating the whole day: the same draws as :meth:`day_trades`, for one trade only."""
+        key = ("lastpx", inst.name, day)
+        if key in self._memo:
+            return self._memo[key]
+        t = self._trades.get(("trades", inst.name, day))
+        if t is None and inst.kind == "option":
+            t = self.day_trades(inst, day)
+        if t is not None:
+            px = float(t["price"][-1]) if len(t["price"]) else None
+        else:
+            px = self._future_last_trade_price(inst, day)
+        if len(self._memo) > 500_000:
+            self._memo.clear()
+        self._memo[key] = px
+        return px
+
+    def _future_last_trade_price(self, inst: Instrument, day: int) -> float | None:
+        counts = self._counts(inst, day)
+        n = int(counts.sum())
+        if n == 0:
+            return None
+        r = _rng(self.seed, "trades", inst.name, day).random((3, n))  # as in day_trades
+        last_min = int(np.flatnonzero(counts)[-1])
+        k = int(counts[last_min])
+        rel = last_min * MIN_MS + (r[0, n - k:] * MIN_MS).astype(np.int64).max()  # latest of its minute
+        x = np.interp(np.array([rel]) / MIN_MS, _GRID1441, self._fair_path(inst, day))
+        u = r[2, n - 1:n] * 0.0002
+        u += 0.00005
+        u *= 1.0 if r[1, n - 1] < 0.5 else -1.0
+        u += 1.0
+        x *= u
+        return float(round_to_tick(x, inst.tick_size)[0])
 
     def listing_price(self, inst: Instrument) -> float:
         px = self.fair_price(inst, inst.creation_ms)

@@ -394,7 +394,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "timeout":
             time.sleep(faults.delay)
         try:
-            result = sim.exchange.call(method, params, host, now)
+            # one request at a time computes (the GIL allows no more anyway): no interleaving of
+            # numpy-heavy requests, which costs CPU in cache misses and GIL hand-overs
+            with sim.work_lock:
+                result = sim.exchange.call(method, params, host, now)
         except RpcError as e:
             return self._rpc_error(sim, host, method, e, req_id, "error", 400, credits)
         except Exception as e:  # a bug in the simulator: answer like Deribit would, but loudly
@@ -472,6 +475,7 @@ class SimServer:
         self.api_config = ApiConfig(expired_window_days=expired_window_days, archive_after_days=archive_after_days,
                                     lower_bound_exclusive=lower_bound_exclusive)
         self.exchange = Exchange(self.market, self.api_config, raw_json=True)
+        self.work_lock = threading.Lock()
         self.clock = Clock(now)
         self.rate_limit = bool(rate_limit)
         if rate_limit_status not in (400, 429):
