@@ -1,77 +1,175 @@
 """Backfill throughput against the simulator with its real rate limits, in one run:
 
 * API ceiling  = requests/s the simulator allows (credit refill / cost) × 5,000 candles;
-* DB ceiling   = plain COPY of the same rows (the backfilled candles) into the same database;
-* backfill     = end-to-end candles/s of `backfill perpetuals` over the range;
-* peak RSS of this process (the backfill runs in-process; the simulator too, so it is an upper bound).
+* DB ceiling   = plain COPY of the same rows (same columns and types, a hypertable with the same chunk
+                 interval and unique key) into the same database, in batches as large as the backfill's
+                 transactions, from pre-formatted COPY text: the fastest plain COPY the project can do;
+* backfill     = end-to-end candles/s of `ingest backfill perpetuals` (its own process: wall time from
+                 exec to exit, Python start-up included);
+* peak RSS of the backfill process alone (ru_maxrss from wait4 as soon as it exits).
+
+The simulator runs in its own process (`python -m ingest.sim`), so it shares neither the GIL nor the RSS
+with the backfill. The database is the embedded TimescaleDB in a temporary data directory.
 
     python benchmarks/bench_backfill.py                 # 60 days of BTC-PERPETUAL
     python benchmarks/bench_backfill.py --days 365
     python benchmarks/bench_backfill.py --full          # BTC-PERPETUAL since 2018-08-13
+    python benchmarks/bench_backfill.py --profile /tmp/backfill.prof   # cProfile the backfill process
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
+import re
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import psycopg
 
 from ingest import schema
-from ingest.backfill import backfill
 from ingest.backfill.cli import parse_when
-from ingest.backfill.testing import sim_client
 from ingest.embedded import EmbeddedServer
-from ingest.sim.server import SimServer
 
 NOW = "2024-06-01T00:00:00Z"
+PYTHON = sys.executable
+COLS = "ts, instrument_name, open, high, low, close, volume, cost"
+MAX_CEILING_ROWS = 1_000_000  # rows the DB-ceiling step copies (held in memory as COPY text)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def start_sim() -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen([PYTHON, "-m", "ingest.sim", "--port", "0", "--seed", "7", "--now", NOW,
+                             "--rate-limit", "on"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    env = {}
+    while len(env) < 2:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator exited")
+        key, _, value = line.strip().partition("=")
+        if key in ("DERIBIT_API_URL", "DERIBIT_HISTORY_URL"):
+            env[key] = value
+    return proc, env
+
+
+def run_backfill(env: dict, since: int, until: int, profile: str | None, out_path: Path
+                 ) -> tuple[float, int, float, str, float]:
+    """Run the backfill as a child process; returns (wall s, exit code, peak RSS MB, output, CPU s)."""
+    args = ["backfill", "perpetuals", "--instrument", "BTC-PERPETUAL", "--since", str(since), "--until",
+            str(until), "--no-refresh"]
+    cmd = [PYTHON, "-m", "cProfile", "-o", profile, "-m", "ingest", *args] if profile else \
+        [PYTHON, "-m", "ingest", *args]
+    with open(out_path, "w") as out:
+        t = time.monotonic()
+        proc = subprocess.Popen(cmd, env=dict(os.environ, **env), stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, read before any other child exits
+        wall = time.monotonic() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, proc.returncode, usage.ru_maxrss / 1024, out_path.read_text(), cpu
+
+
+def db_ceiling(conn: psycopg.Connection, batch_rows: int) -> tuple[int, float]:
+    """Plain COPY of the backfilled rows into an empty copy of the table (same columns, types, chunk
+    interval and unique key), batch_rows per transaction, from pre-formatted COPY text."""
+    conn.execute("DROP TABLE IF EXISTS bench_copy")
+    conn.execute("CREATE TABLE bench_copy (LIKE perpetuals_ohlcv INCLUDING ALL)")
+    interval = conn.execute("SELECT d.time_interval FROM timescaledb_information.dimensions d "
+                            "WHERE d.hypertable_name = 'perpetuals_ohlcv' AND d.column_name = 'ts'"
+                            ).fetchone()[0]
+    conn.execute("SELECT create_hypertable('bench_copy', by_range('ts', %s::interval))", (interval,))
+    buf = bytearray()
+    source = f"SELECT {COLS} FROM perpetuals_ohlcv ORDER BY ts LIMIT {MAX_CEILING_ROWS}"
+    with conn.cursor().copy(f"COPY ({source}) TO STDOUT") as cp:
+        for data in cp:
+            buf += data
+    lines = bytes(buf).splitlines(keepends=True)
+    del buf
+    batches = [b"".join(lines[i:i + batch_rows]) for i in range(0, len(lines), batch_rows)]
+    n = len(lines)
+    del lines
+    t = time.monotonic()
+    for chunk in batches:
+        with conn.transaction(), conn.cursor() as cur, cur.copy(f"COPY bench_copy ({COLS}) FROM STDIN") as cp:
+            cp.write(chunk)
+    return n, n / (time.monotonic() - t)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=60)
-    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--full", action="store_true", help="BTC-PERPETUAL since 2018-08-13")
+    ap.add_argument("--profile", metavar="PATH", help="run the backfill under cProfile, stats to PATH")
+    ap.add_argument("--batch-rows", type=int, default=50_000, help="DB ceiling: rows per transaction "
+                                                                   "(the backfill engine's batch size)")
     args = ap.parse_args()
     until = parse_when(NOW) - 60_000
     since = parse_when("2018-08-13") if args.full else until - args.days * 86_400_000
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(data=tmp + "/pg") as srv, \
-            SimServer(seed=7, now=NOW, rate_limit=True) as sim:
-        schema.upgrade(srv.url, "head")
-        client = sim_client(sim)
-        api_ceiling = client.limiter.requests_per_s * 5000
-        with psycopg.connect(srv.url, autocommit=True) as conn:
-            t = time.monotonic()
-            r = backfill("perpetuals", client, conn, instruments=["BTC-PERPETUAL"], since_ms=since, until_ms=until,
-                         refresh=False, tty=False, echo=lambda s: None)
-            elapsed = time.monotonic() - t
-            candles = r.stats.candles
-            rss_backfill_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            # DB ceiling: plain COPY of the same rows into the same database (a copy of the table)
-            conn.execute("CREATE TABLE bench_copy (LIKE perpetuals_ohlcv INCLUDING ALL)")
-            conn.execute("SELECT create_hypertable('bench_copy', by_range('ts', INTERVAL '30 days'))")
-            cols = "ts, instrument_name, open, high, low, close, volume, cost"
-            rows = conn.execute(f"SELECT {cols} FROM perpetuals_ohlcv ORDER BY ts LIMIT 500000").fetchall()
-            t = time.monotonic()
-            for i in range(0, len(rows), 50_000):
-                with conn.transaction(), conn.cursor() as cur, cur.copy(f"COPY bench_copy ({cols}) FROM STDIN") as cp:
-                    for row in rows[i:i + 50_000]:
-                        cp.write_row(row)
-            db_ceiling = len(rows) / (time.monotonic() - t)
-            del rows
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rate = candles / elapsed
-    target = 0.8 * min(api_ceiling, db_ceiling)
-    print(f"range               {args.days if not args.full else 'full'} days of BTC-PERPETUAL, {candles:,} candles")
-    print(f"API ceiling         {api_ceiling:,.0f} candles/s ({client.limiter.requests_per_s:.0f} requests/s x 5,000)")
-    print(f"DB ceiling          {db_ceiling:,.0f} rows/s (plain COPY, same rows, same database)")
-    print(f"backfill            {rate:,.0f} candles/s in {elapsed:.1f} s "
-          f"(requests {client.stats['requests']:,}, retries {client.stats['retries']:,})")
-    print(f"target 0.8 x min    {target:,.0f} candles/s -> {'MET' if rate >= target else 'NOT MET'} "
-          f"({rate / min(api_ceiling, db_ceiling):.2f} x min)")
-    print(f"peak RSS            {rss_backfill_mb:,.0f} MB after the backfill (this process: backfill + the "
-          f"in-process simulator and its market cache); {rss_mb:,.0f} MB after the DB-ceiling step")
+    sim, sim_env = start_sim()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(data=tmp + "/pg") as srv:
+            schema.upgrade(srv.url, "head")
+            env = dict(sim_env, INGEST_DATABASE_URL=srv.url)
+            from ingest.config import Settings
+            settings = Settings.from_env()
+            rps = settings.credit_refill / settings.request_cost * settings.rate_share
+            api_ceiling = rps * 5000
+            load_before = load_average()
+            cpu0 = {"simulator": cpu_seconds(sim.pid), "database": cpu_seconds(srv.pid)}
+            wall, code, rss_mb, output, cpu_backfill = run_backfill(env, since, until, args.profile,
+                                                                   Path(tmp) / "out.txt")
+            cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in (("simulator", sim.pid), ("database", srv.pid))}
+            cpu["backfill"] = cpu_backfill
+            load_after = load_average()
+            if code != 0:
+                print(output)
+                raise SystemExit(f"backfill exited {code}")
+            with psycopg.connect(srv.url, autocommit=True) as conn:
+                candles = conn.execute("SELECT count(*) FROM perpetuals_ohlcv").fetchone()[0]
+                db_cpu0 = cpu_seconds(srv.pid)
+                ceiling_rows, ceiling = db_ceiling(conn, args.batch_rows)
+                ceiling_cpu = cpu_seconds(srv.pid) - db_cpu0
+            load_ceiling = load_average()
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    inner = re.search(r"elapsed\s+\S+ \(([\d.]+) s\)", output)
+    requests = re.search(r"requests\s+([\d,]+) \(retries ([\d,]+), rate-limited ([\d,]+)\)", output)
+    rate = candles / wall
+    floor = min(api_ceiling, ceiling)
+    print(f"range          {'full history' if args.full else f'{args.days} days'} of BTC-PERPETUAL, "
+          f"{candles:,} candles")
+    print(f"API ceiling    {api_ceiling:,.0f} candles/s ({rps:.0f} requests/s x 5,000)")
+    print(f"DB ceiling     {ceiling:,.0f} rows/s (plain COPY of {ceiling_rows:,} of the same rows, "
+          f"{args.batch_rows:,} per transaction; load average {load_ceiling})")
+    print(f"backfill       {rate:,.0f} candles/s in {wall:.1f} s wall, process start to exit"
+          + (f" ({candles / float(inner.group(1)):,.0f}/s over its own {inner.group(1)} s)" if inner else "")
+          + (f"; requests {requests.group(1)}, retries {requests.group(2)}, rate-limited {requests.group(3)}"
+             if requests else "") + f"; load average before {load_before}, after {load_after}")
+    print(f"target         0.8 x min = {0.8 * floor:,.0f} candles/s -> "
+          f"{'MET' if rate >= 0.8 * floor else 'NOT MET'} ({rate / floor:.2f} x min)")
+    analyzed = re.search(r"analyzed perpetuals_ohlcv \((\d+) chunk\(s\)\) in ([\d.]+) s", output)
+    if analyzed:
+        print(f"ANALYZE        {analyzed.group(2)} s ({analyzed.group(1)} chunks) at the end of the backfill "
+              "(included in its time)")
+    print(f"peak RSS       {rss_mb:,.0f} MB (the backfill process alone)")
+    print("CPU seconds    during the backfill: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+          + f" (2 cores, {wall:.1f} s wall); database during the DB ceiling: {ceiling_cpu:.1f} "
+          f"for {ceiling_rows:,} rows = {ceiling_cpu / ceiling_rows * 1e6:.1f} µs/row vs "
+          f"{cpu['database'] / candles * 1e6:.1f} µs/row in the backfill (ANALYZE included)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from ingest.deribit.client import DeribitClient, DeribitError
 from ingest.deribit.quirks import CHART_LOWER_BOUND_SLACK_MS, MAX_CANDLES_PER_CALL, MINUTE_MS
 from ingest.load import copy_upsert
 from ingest.tables import OPTIONS_OHLCV, TableSpec
-from ingest.validate import Validated, chart_candles
+from ingest.validate import CandleColumns, Rejected, Validated, chart_candle_columns, chart_candles
 
 
 def floor_minute(ms: int) -> int:
@@ -79,6 +79,13 @@ class CandleFetcher:
                         ) -> tuple[Validated, str]:
         result, host = self.fetch(instrument, start_ms, end_ms)
         return chart_candles(dataset, instrument, result, start_ms, end_ms), host
+
+    def fetch_columns(self, dataset: str, instrument: str, start_ms: int, end_ms: int
+                      ) -> tuple[CandleColumns, list[Rejected], str]:
+        """Like fetch_validated (same checks), the valid candles as columns (cheap to COPY)."""
+        result, host = self.fetch(instrument, start_ms, end_ms)
+        columns, rejected = chart_candle_columns(dataset, instrument, result, start_ms, end_ms)
+        return columns, rejected, host
 
 
 def load(conn: psycopg.Connection, spec: TableSpec, validated: Validated) -> tuple[int, int]:

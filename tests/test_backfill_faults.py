@@ -26,7 +26,8 @@ def test_faults_only_quarantine_bad_rows(db):
     quarantined = {q[0] for q in db.execute(
         "SELECT (payload->>'tick')::bigint FROM quarantine WHERE payload ? 'tick'").fetchall()}
     assert r.stats.quarantined == db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-    assert all(stored[t] == pytest.approx(truth[t], rel=1e-9, abs=1e-8) for t in stored)  # no bad value stored
+    # no bad value stored
+    assert all(stored[t] == pytest.approx(truth[t], rel=1e-9, abs=1e-8) for t in stored)
     assert stored.keys() | quarantined == truth.keys()  # a missing minute is a quarantined one
     assert duplicates(db, "perpetuals_ohlcv") == 0
     assert "quarantined rows" in r.text

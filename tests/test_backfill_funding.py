@@ -25,11 +25,13 @@ def test_funding_pages_back_to_the_first_hour_and_stops(db):
         for name, cur in (("BTC-PERPETUAL", "BTC"), ("ETH-PERPETUAL", "ETH")):
             truth = sim.market.funding(cur, 0, now, now, None)
             stored = db.execute("SELECT (extract(epoch FROM ts)*1000)::bigint, interest_1h::float8, "
-                                "index_price::float8 FROM funding_rates WHERE instrument_name = %s ORDER BY ts",
+                                "index_price::float8 FROM funding_rates WHERE instrument_name = %s "
+                                "ORDER BY ts",
                                 (name,)).fetchall()
             assert [s[0] for s in stored] == [t["timestamp"] for t in truth]
-            assert all(s[1] == pytest.approx(t["interest_1h"], abs=1e-12) and s[2] == pytest.approx(t["index_price"])
-                       for s, t in zip(stored, truth))
+            assert all(s[1] == pytest.approx(t["interest_1h"], abs=1e-12)
+                       and s[2] == pytest.approx(t["index_price"])
+                       for s, t in zip(stored, truth, strict=False))
         # 744-hour windows back to the first empty one: a handful of requests, not one per hour
         assert sim.stats()["by_method"]["get_funding_rate_history"] <= 2 * 6
         again = backfill("funding", client, db, tty=False, echo=quiet)
@@ -45,7 +47,8 @@ def test_index_from_funding_and_delivery_equals_the_market_index(db):
         rows = db.execute("SELECT index_name, source, (extract(epoch FROM ts)*1000)::bigint, price::float8 "
                           "FROM index_prices").fetchall()
         by = {(i, s) for i, s, _, _ in rows}
-        assert by == {("btc_usd", "funding"), ("btc_usd", "delivery"), ("eth_usd", "funding"), ("eth_usd", "delivery")}
+        assert by == {("btc_usd", "funding"), ("btc_usd", "delivery"), ("eth_usd", "funding"),
+                      ("eth_usd", "delivery")}
         cur = {"btc_usd": "BTC", "eth_usd": "ETH"}
         for index_name, source, ts, price in rows:
             assert price == pytest.approx(round(sim.market.index_price(cur[index_name], ts), 2), abs=0.011)
@@ -56,7 +59,7 @@ def test_index_from_funding_and_delivery_equals_the_market_index(db):
         # the index is not the perpetual's close
         perp = sim.market.candles("BTC-PERPETUAL", since, since + 3_600_000, "1", parse_when("2024-06-01"))
         idx = [round(sim.market.index_price("BTC", int(t)), 2) for t in perp["ticks"]]
-        assert any(abs(a - b) > 0.01 for a, b in zip(idx, perp["close"]))
+        assert any(abs(a - b) > 0.01 for a, b in zip(idx, perp["close"], strict=False))
 
 
 def test_index_from_trades_is_minute_level(db):

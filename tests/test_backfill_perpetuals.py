@@ -31,6 +31,11 @@ def test_every_minute_once_equal_to_the_market_and_rerun_adds_nothing(sim, db):
         assert stored.keys() == truth.keys()
         assert all(stored[t] == pytest.approx(truth[t], rel=1e-9, abs=1e-8) for t in truth)
     assert duplicates(db, "perpetuals_ohlcv") == 0
+    # statistics for the planner (the embedded server has no autovacuum): the loaded chunks are analyzed
+    assert r.analyzed == ["perpetuals_ohlcv"]
+    assert db.execute("SELECT count(*) FROM timescaledb_information.chunks c JOIN pg_stats s ON "
+                      "s.schemaname = c.chunk_schema AND s.tablename = c.chunk_name AND s.attname = 'ts' "
+                      "WHERE c.hypertable_name = 'perpetuals_ohlcv'").fetchone()[0] >= 1
 
     before = sim.stats()["by_method"].get("get_tradingview_chart_data", 0)
     r2 = backfill("perpetuals", client, db, since_ms=SINCE, until_ms=UNTIL, tty=False, echo=lambda s: None)

@@ -17,6 +17,7 @@ from ingest.sim.server import SimServer
 
 INGEST = Path(sys.executable).with_name("ingest")
 SINCE, UNTIL = "2024-03-01", "2024-05-01"
+DONE = "SELECT count(*) FROM backfill_checkpoints WHERE status='done'"
 
 
 def test_sigkill_then_resume(db, migrated_url):
@@ -29,13 +30,13 @@ def test_sigkill_then_resume(db, migrated_url):
         deadline = time.monotonic() + 60
         with psycopg.connect(migrated_url, autocommit=True) as watch:
             while time.monotonic() < deadline:
-                n = watch.execute("SELECT count(*) FROM backfill_checkpoints WHERE status='done'").fetchone()[0]
+                n = watch.execute(DONE).fetchone()[0]
                 if n >= 3:
                     break
                 time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        done_before = db.execute("SELECT count(*) FROM backfill_checkpoints WHERE status='done'").fetchone()[0]
+        done_before = db.execute(DONE).fetchone()[0]
         assert 3 <= done_before < 18  # killed half-way (18 windows in all)
         # every recorded window is loaded: rows = sum of rows_loaded (same transaction)
         assert db.execute("SELECT count(*) FROM perpetuals_ohlcv").fetchone()[0] == \
@@ -45,10 +46,11 @@ def test_sigkill_then_resume(db, migrated_url):
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr
         charts = sim.stats()["by_method"]["get_tradingview_chart_data"] - charts_before
-        total_windows = db.execute("SELECT count(*) FROM backfill_checkpoints WHERE status='done'").fetchone()[0]
+        total_windows = db.execute(DONE).fetchone()[0]
         assert charts == total_windows - done_before  # finished windows were not fetched again
 
-        truth = truth_candles(sim, "BTC-PERPETUAL", parse_when(SINCE), parse_when(UNTIL), parse_when("2024-06-01"))
+        truth = truth_candles(sim, "BTC-PERPETUAL", parse_when(SINCE), parse_when(UNTIL),
+                              parse_when("2024-06-01"))
         stored = {r[0] for r in db.execute(
             "SELECT (extract(epoch FROM ts)*1000)::bigint FROM perpetuals_ohlcv").fetchall()}
         assert len(truth.keys() - stored) == 0 and len(stored - truth.keys()) == 0

@@ -72,6 +72,6 @@ def failed_windows(conn: psycopg.Connection, datasets: list[str]) -> list[tuple]
 
 def restart(conn: psycopg.Connection, dataset: str, instruments: list[str] | None = None) -> int:
     with conn.transaction():
-        cur = conn.execute(query("backfill_restart"), {"dataset": dataset,
-                                                       "instruments": list(instruments) if instruments else None})
+        cur = conn.execute(query("backfill_restart"), {
+            "dataset": dataset, "instruments": list(instruments) if instruments else None})
     return cur.rowcount

@@ -43,6 +43,9 @@ def _common(fn):
         click.option("--prefetch", default=8, show_default=True, type=click.IntRange(1, 64),
                      help="Windows fetched ahead of the one being loaded."),
         click.option("--no-refresh", is_flag=True, help="Do not refresh continuous aggregates afterwards."),
+        click.option("--no-analyze", is_flag=True, help="Do not ANALYZE the loaded chunks afterwards "
+                                                        "(planner statistics; the embedded server has no "
+                                                        "autovacuum)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -50,14 +53,15 @@ def _common(fn):
 
 
 def _run(dataset: str, instruments, since, until, dry_run, resume, workers, prefetch, no_refresh,
-         sources=DEFAULT_INDEX_SOURCES) -> None:
+         no_analyze, sources=DEFAULT_INDEX_SOURCES) -> None:
     from ingest.backfill.runner import backfill as run_backfill
     from ingest.config import Settings
     from ingest.db import DatabaseError, connect
     from ingest.deribit.client import DeribitClient
 
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                            stream=sys.stderr)
     try:
         settings = Settings.from_env()
     except ValueError as exc:
@@ -75,7 +79,7 @@ def _run(dataset: str, instruments, since, until, dry_run, resume, workers, pref
             result = run_backfill(dataset, client, conn, since_ms=since_ms, until_ms=until_ms,
                                   instruments=list(instruments), sources=tuple(sources), restart=not resume,
                                   dry_run=dry_run, workers=workers, depth=prefetch, refresh=not no_refresh,
-                                  echo=click.echo)
+                                  analyze=not no_analyze, echo=click.echo)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     if not result.ok:

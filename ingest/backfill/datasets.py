@@ -40,6 +40,7 @@ from ingest.tables import (
     PERPETUALS_OHLCV,
     TableSpec,
 )
+from ingest.validate import Validated
 
 log = logging.getLogger("ingest.backfill")
 
@@ -106,8 +107,10 @@ class Context:
         """get_instruments, cached for the run (it has its own ~1 request/s limit)."""
         key = (currency, kind, expired)
         if key not in self._listing:
-            result = self.client.call("get_instruments", {"currency": currency, "kind": kind, "expired": expired})
-            self._listing[key] = [i for i in result if isinstance(i, dict)] if isinstance(result, list) else []
+            result = self.client.call("get_instruments",
+                                      {"currency": currency, "kind": kind, "expired": expired})
+            items = result if isinstance(result, list) else []
+            self._listing[key] = [i for i in items if isinstance(i, dict)]
         return self._listing[key]
 
     def listed(self, kind: str, expired_too: bool = True) -> dict[str, dict]:
@@ -173,14 +176,15 @@ def _candle_fetch(ctx: Context, dataset: str, spec: TableSpec, name: str, start:
         # a payload broken as a whole (null arrays, not an object) is fetched again a few times before
         # it is quarantined as one record: the exchange answers correctly on the next try
         for _ in range(PAYLOAD_ATTEMPTS):
-            validated, _host = ctx.fetcher.fetch_validated(dataset, name, start, end)
-            if not any(_whole_payload(r) for r in validated.rejected):
+            columns, rejected, _host = ctx.fetcher.fetch_columns(dataset, name, start, end)
+            if not any(_whole_payload(r) for r in rejected):
                 break
         if spec is OPTIONS_OHLCV:
             # options: only candles with trades (a filler candle of an illiquid option says nothing)
-            validated.rows = [r for r in validated.rows if r[6] > 0]
-        empty = not validated.rows and not validated.rejected
-        return Fetched([Part(spec, validated, (name, start, end))], empty=empty)
+            columns = columns.traded()
+        part = Part(spec, Validated([], rejected), (name, start, end), columns=columns)
+        part.prepare()  # COPY text formatted here, in the fetch thread, not in the loading one
+        return Fetched([part], empty=not len(columns) and not rejected)
     return fetch
 
 
@@ -272,7 +276,10 @@ def future_targets(ctx: Context, probe: bool = True) -> Iterator[Target]:
 def option_targets(ctx: Context) -> list[Target]:
     """Active options and the recently expired ones get_instruments lists (expired=true)."""
     listed = ctx.listed("option")
-    names = [n for n in ctx.instruments if n in listed or n.count("-") == 3] if ctx.instruments else list(listed)
+    if ctx.instruments:
+        names = [n for n in ctx.instruments if n in listed or n.count("-") == 3]
+    else:
+        names = list(listed)
     out = []
     for n in names:
         item = listed.get(n)
@@ -303,7 +310,8 @@ def funding_windows(ctx: Context, done: DoneIndex, counter=None) -> Iterator[Win
     """Backwards from --until (or now) on the 744-hour grid, to --since or until the API returns
     nothing. Each window loads funding_rates and the hourly index (index_prices, source 'funding')."""
     names = [n for n in ctx.instruments if n.endswith("-PERPETUAL")] if ctx.instruments else list(PERPETUALS)
-    hi = ctx.now_ms if ctx.until_ms is None else min(ctx.until_ms, ctx.now_ms)  # a row covers the hour before it
+    # a row covers the hour before it
+    hi = ctx.now_ms if ctx.until_ms is None else min(ctx.until_ms, ctx.now_ms)
     hi -= hi % HOUR_MS
     lo = max(ctx.since_ms if ctx.since_ms is not None else EARLIEST_MS, EARLIEST_MS)
     for name in names:

@@ -22,10 +22,10 @@ from ingest import quarantine
 from ingest.backfill import checkpoints
 from ingest.backfill.progress import Progress, Stats
 from ingest.deribit.client import DeribitError, RequestFailed
-from ingest.load import copy_upsert
+from ingest.load import copy_into, copy_upsert
 from ingest.sqlfiles import query
 from ingest.tables import TableSpec
-from ingest.validate import Validated, ms_to_datetime
+from ingest.validate import CandleColumns, Validated, ms_to_datetime
 
 log = logging.getLogger("ingest.backfill")
 
@@ -33,11 +33,33 @@ log = logging.getLogger("ingest.backfill")
 @dataclass
 class Part:
     """Validated rows for one table. `window` = (instrument, start_ms, end_ms) allows the fast path:
-    COPY straight into the table when that window of that instrument holds no row yet."""
+    COPY straight into the table when that window of that instrument holds no row yet.
+
+    Candles come as `columns` (validated.rows stays empty, validated.rejected holds the rejects) and
+    are sent as COPY text formatted once by `prepare()`, in the fetch thread."""
 
     spec: TableSpec
     validated: Validated
     window: tuple[str, int, int] | None = None
+    columns: CandleColumns | None = None
+    text: bytes | None = None
+    text_rows: int = 0  # rows in `text` (one per key)
+
+    def prepare(self) -> None:
+        if self.columns is not None and self.text is None:
+            unique = self.columns.unique()
+            self.text, self.text_rows = unique.copy_text(), len(unique)
+
+    @property
+    def count(self) -> int:
+        return len(self.columns) if self.columns is not None else len(self.validated.rows)
+
+    def ts_range(self) -> tuple | None:
+        if self.columns is not None:
+            ticks = self.columns.ticks
+            return (ms_to_datetime(min(ticks)), ms_to_datetime(max(ticks))) if ticks else None
+        rows = self.validated.rows
+        return (min(r[0] for r in rows), max(r[0] for r in rows)) if rows else None
 
 
 @dataclass
@@ -65,9 +87,13 @@ class Touched:
     ranges: dict[str, list] = field(default_factory=dict)
 
     def add(self, table: str, rows: list) -> None:
-        if not rows:
+        if rows:
+            self.add_range(table, (min(r[0] for r in rows), max(r[0] for r in rows)))
+
+    def add_range(self, table: str, lo_hi: tuple | None) -> None:
+        if lo_hi is None:
             return
-        lo, hi = min(r[0] for r in rows), max(r[0] for r in rows)
+        lo, hi = lo_hi
         cur = self.ranges.get(table)
         self.ranges[table] = [min(cur[0], lo), max(cur[1], hi)] if cur else [lo, hi]
 
@@ -92,24 +118,25 @@ def window_is_empty(conn: psycopg.Connection, part: Part) -> bool:
         {"instrument": name, "start": ms_to_datetime(start), "end": ms_to_datetime(end)}).fetchone()[0]
 
 
-def copy_rows(conn: psycopg.Connection, spec: TableSpec, rows: list) -> int:
-    """Plain COPY into the table (the caller checked that none of these keys exists)."""
-    cols = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
-    with conn.cursor() as cur:
-        with cur.copy(sql.SQL("COPY {t} ({c}) FROM STDIN").format(t=sql.Identifier(spec.name), c=cols)) as copy:
-            for row in rows:
-                copy.write_row(row)
+def copy_rows(conn: psycopg.Connection, spec: TableSpec, rows: list, text: list[bytes] = ()) -> int:
+    """Plain COPY into the table (the caller checked that none of these keys exists); `text` chunks
+    are pre-formatted rows (see Part.prepare)."""
+    copy_into(conn, spec, rows, text)
     return len(rows)
 
 
 def load_part(conn: psycopg.Connection, part: Part, fast: bool = True) -> int:
     """Load one part inside the caller's transaction; returns rows inserted or changed."""
-    rows = part.validated.rows
-    if not rows:
+    if not part.count:
         return 0
+    part.prepare()
+    text = [part.text] if part.text else []
+    rows = part.validated.rows
     if fast and part.window is not None and window_is_empty(conn, part):
-        return copy_rows(conn, part.spec, _dedupe(rows))
-    return copy_upsert(conn, part.spec, rows)
+        rows = _dedupe(rows)
+        copy_rows(conn, part.spec, rows, text)
+        return part.text_rows + len(rows)
+    return copy_upsert(conn, part.spec, rows, text=text)
 
 
 class Engine:
@@ -169,7 +196,7 @@ class Engine:
                         if fetched.empty and w.stop_on_empty and w.group is not None:
                             self._stopped.add(w.group)
                         batch.append((w, fetched))
-                        rows += sum(len(p.validated.rows) for p in fetched.parts)
+                        rows += sum(p.count for p in fetched.parts)
                         fill()
                     if batch:
                         self._load(batch)
@@ -189,25 +216,48 @@ class Engine:
 
     def _load(self, batch: list[tuple[Window, Fetched]]) -> None:
         # per table: rows that can be COPYed straight in (their window held nothing) and rows that
-        # need the staging upsert; one statement of each kind per table per transaction
-        fast: dict[str, tuple[TableSpec, list]] = {}
-        slow: dict[str, tuple[TableSpec, list]] = {}
+        # need the staging upsert; one COPY of each kind per table per transaction
+        fast: dict[str, _Load] = {}
+        slow: dict[str, _Load] = {}
         with self.conn.transaction():
             for w, fetched in batch:
                 loaded_total = 0
                 for part in fetched.parts:
-                    rows = part.validated.rows
-                    if rows:
-                        direct = self.fast_path and part.window is not None and window_is_empty(self.conn, part)
-                        (fast if direct else slow).setdefault(part.spec.name, (part.spec, []))[1].extend(rows)
-                    self.stats.fetched[part.spec.name] += len(rows)
+                    n = part.count
+                    if n:
+                        part.prepare()
+                        direct = (self.fast_path and part.window is not None
+                                  and window_is_empty(self.conn, part))
+                        load = (fast if direct else slow).setdefault(part.spec.name, _Load(part.spec))
+                        load.add(part)
+                    self.stats.fetched[part.spec.name] += n
                     self.stats.quarantined += quarantine.save(self.conn, part.validated.rejected)
-                    loaded_total += len(rows)
-                    self.touched.add(part.spec.name, rows)
+                    loaded_total += n
+                    self.touched.add_range(part.spec.name, part.ts_range())
                 if w.checkpoint:
-                    checkpoints.mark_done(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms, loaded_total)
-            for spec, rows in fast.values():
-                self.stats.rows[spec.name] += copy_rows(self.conn, spec, _dedupe(rows))
-            for spec, rows in slow.values():
-                self.stats.rows[spec.name] += copy_upsert(self.conn, spec, rows)
+                    checkpoints.mark_done(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms,
+                                          loaded_total)
+            for load in fast.values():
+                copy_rows(self.conn, load.spec, _dedupe(load.rows), load.text)
+                self.stats.rows[load.spec.name] += load.count + len(_dedupe(load.rows))
+            for load in slow.values():
+                changed = copy_upsert(self.conn, load.spec, load.rows, text=load.text)
+                self.stats.rows[load.spec.name] += changed
         self.stats.windows_done += len(batch)
+
+
+@dataclass
+class _Load:
+    """What one COPY of a table carries: pre-formatted text chunks (candles) and/or row tuples."""
+
+    spec: TableSpec
+    rows: list = field(default_factory=list)
+    text: list = field(default_factory=list)
+    count: int = 0  # rows in `text`
+
+    def add(self, part: Part) -> None:
+        if part.text is not None:
+            self.text.append(part.text)
+            self.count += part.text_rows
+        else:
+            self.rows.extend(part.validated.rows)

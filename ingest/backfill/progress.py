@@ -110,13 +110,15 @@ def summary(stats: Stats, client_stats: dict, failed: list[tuple] | None = None)
     lines = ["backfill summary"]
     tables = sorted(set(stats.rows) | set(stats.fetched))
     for t in tables:
-        lines.append(f"  {t:<22} {stats.fetched[t]:>12,} rows received, {stats.rows[t]:>12,} inserted or changed")
+        lines.append(f"  {t:<22} {stats.fetched[t]:>12,} rows received, "
+                     f"{stats.rows[t]:>12,} inserted or changed")
     if not tables:
         lines.append("  (no rows)")
     lines.append(f"  windows                {stats.windows_done:,} loaded, {stats.windows_skipped:,} skipped "
                  f"(already done), {stats.windows_failed:,} failed")
     lines.append(f"  requests               {client_stats.get('requests', 0):,} "
-                 f"(retries {client_stats.get('retries', 0):,}, rate-limited {client_stats.get('rate_limited', 0):,})")
+                 f"(retries {client_stats.get('retries', 0):,}, "
+                 f"rate-limited {client_stats.get('rate_limited', 0):,})")
     lines.append(f"  quarantined rows       {stats.quarantined:,}")
     lines.append(f"  elapsed                {_duration(elapsed)} ({elapsed:.1f} s)")
     rate = stats.candles / elapsed if elapsed > 0 else 0.0

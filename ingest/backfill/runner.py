@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
 
 from ingest import instruments as instruments_mod
 from ingest.backfill import caggs, checkpoints
@@ -16,6 +18,7 @@ from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Engine, Window
 from ingest.backfill.progress import Progress, Stats, summary
 from ingest.deribit.client import DeribitClient
+from ingest.sqlfiles import query
 from ingest.validate import ms_to_datetime
 
 log = logging.getLogger("ingest.backfill")
@@ -50,6 +53,7 @@ class Result:
     failed: list = field(default_factory=list)
     plan: list[PlanLine] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)
+    analyzed: list[str] = field(default_factory=list)
     text: str = ""
 
     @property
@@ -72,7 +76,8 @@ def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, sources, c
 
     if dataset == "perpetuals":
         done = DoneIndex.load(conn, "perpetuals")
-        yield from ds.candle_windows(ctx, "perpetuals", ds.SPECS["perpetuals"], iter(ds.perpetual_targets(ctx)),
+        yield from ds.candle_windows(ctx, "perpetuals", ds.SPECS["perpetuals"],
+                                     iter(ds.perpetual_targets(ctx)),
                                      done, _target_counter(count))
     elif dataset == "futures":
         done = DoneIndex.load(conn, "futures")
@@ -85,12 +90,14 @@ def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, sources, c
                 if probe and t.source == "calendar" and t.item is not None:
                     instruments_mod.upsert(conn, instruments_mod.validate([t.item], "calendar"))
                 yield t
-        yield from ds.candle_windows(ctx, "futures", ds.SPECS["futures"], targets(), done, _target_counter(count))
+        yield from ds.candle_windows(ctx, "futures", ds.SPECS["futures"], targets(), done,
+                                     _target_counter(count))
     elif dataset == "options":
         done = DoneIndex.load(conn, "options")
         targets = ds.option_targets(ctx)
         if probe:
-            instruments_mod.upsert(conn, instruments_mod.validate([t.item for t in targets if t.item], "exchange"))
+            items = [t.item for t in targets if t.item]
+            instruments_mod.upsert(conn, instruments_mod.validate(items, "exchange"))
         yield from ds.candle_windows(ctx, "options", ds.SPECS["options"], iter(targets), done,
                                      _target_counter(count))
     elif dataset == "funding":
@@ -117,10 +124,11 @@ def _target_counter(count):
 def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, since_ms: int | None = None,
              until_ms: int | None = None, instruments: list[str] | tuple = (), sources=DEFAULT_INDEX_SOURCES,
              restart: bool = False, dry_run: bool = False, workers: int = 4, depth: int = 8,
-             refresh: bool = True, progress_stream=None, tty: bool | None = None,
+             refresh: bool = True, analyze: bool = True, progress_stream=None, tty: bool | None = None,
              echo: Callable[[str], None] = print) -> Result:
     """Backfill `dataset` (perpetuals|futures|options|funding|index|all). `conn` must be autocommit
-    (transactions are opened per window; the aggregate refresh needs autocommit)."""
+    (transactions are opened per window; the aggregate refresh needs autocommit). Afterwards the
+    touched tables are ANALYZEd (`analyze`) and their continuous aggregates refreshed (`refresh`)."""
     if not conn.autocommit:
         raise ValueError("backfill needs an autocommit connection")
     names = ALL_ORDER if dataset == "all" else (dataset,)
@@ -150,6 +158,8 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
     finally:
         progress.update(force=True)
         progress.close()
+    if analyze and engine.touched.ranges:
+        result.analyzed = analyze_tables(conn, engine.touched.ranges)
     if refresh and engine.touched.ranges:
         result.refreshed = caggs.refresh(conn, engine.touched.ranges)
     cps = sorted({cp for n in names for cp in CHECKPOINT_DATASETS[n]})
@@ -157,6 +167,24 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
     result.text = summary(stats, client.stats, result.failed)
     echo(result.text)
     return result
+
+
+def analyze_tables(conn: psycopg.Connection, ranges: dict[str, list]) -> list[str]:
+    """ANALYZE what a backfill loaded: the embedded server has no autovacuum, and the planner needs
+    fresh statistics after a big load (e.g. futures_basis_1h plans badly without them). Only the
+    chunks overlapping the loaded range of each hypertable (ANALYZE samples up to 30,000 rows per
+    chunk: a few seconds for a year of candles on the embedded server); a plain table as a whole."""
+    done = []
+    for table, (lo, hi) in sorted(ranges.items()):
+        t = time.monotonic()
+        chunks = [c for (c,) in conn.execute(query("backfill_touched_chunks"),
+                                             {"table": table, "lo": lo, "hi": hi}).fetchall()]
+        targets = [sql.SQL(c) for c in chunks] or [sql.Identifier(table)]
+        for target in targets:
+            conn.execute(sql.SQL("ANALYZE {}").format(target))
+        log.info("analyzed %s (%d chunk(s)) in %.1f s", table, len(chunks), time.monotonic() - t)
+        done.append(table)
+    return done
 
 
 def _dry_run(names, ctx, conn, sources, client, result: Result, echo) -> Result:
@@ -176,10 +204,12 @@ def _dry_run(names, ctx, conn, sources, client, result: Result, echo) -> Result:
     rps = client.limiter.requests_per_s
     total = sum(p.requests for p in result.plan)
     out = [f"plan (dry run; server time {ms_to_datetime(ctx.now_ms):%Y-%m-%d %H:%M} UTC)",
-           f"{'dataset':<11} {'instrument':<24} {'from':<17} {'to':<17} {'windows':>8} {'done':>6} {'requests':>9}"]
+           f"{'dataset':<11} {'instrument':<24} {'from':<17} {'to':<17} {'windows':>8} {'done':>6} "
+           f"{'requests':>9}"]
     for p in result.plan:
         out.append(f"{p.dataset:<11} {p.instrument:<24} {ms_to_datetime(p.first_ms):%Y-%m-%d %H:%M} "
-                   f"{ms_to_datetime(p.last_ms):%Y-%m-%d %H:%M} {p.windows:>8,} {p.done:>6,} {p.requests:>9,}")
+                   f"{ms_to_datetime(p.last_ms):%Y-%m-%d %H:%M} {p.windows:>8,} {p.done:>6,} "
+                   f"{p.requests:>9,}")
     out.append(f"{len(result.plan)} instrument series, {sum(p.windows for p in result.plan):,} windows, "
                f"{total:,} requests to send; at {rps:.0f} requests/s about {total / rps:,.0f} s "
                f"(reconstructed futures are probed first: one more request each; funding pages stop "

@@ -19,7 +19,7 @@ def truth_candles(sim, name: str, start_ms: int, end_ms: int, now_ms: int) -> di
     """tick -> (open, high, low, close, volume) from the simulator's market (ground truth)."""
     c = sim.market.candles(name, start_ms, end_ms, "1", now_ms, False, 10**9)
     return {int(t): (float(o), float(h), float(lo), float(cl), float(v)) for t, o, h, lo, cl, v in
-            zip(c["ticks"], c["open"], c["high"], c["low"], c["close"], c["volume"])}
+            zip(c["ticks"], c["open"], c["high"], c["low"], c["close"], c["volume"], strict=False)}
 
 
 def stored_candles(conn: psycopg.Connection, table: str, name: str) -> dict[int, tuple]:
