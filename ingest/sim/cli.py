@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ingest.sim.server import SimServer
+from ingest.sim.server import SimServer, tune_malloc
 
 FAULT_HELP = (
     "Fault spec: comma-separated key:value, e.g. "
@@ -52,6 +52,7 @@ def sim(host, port, seed, now, rate_limit, rate_limit_status, faults, archive_af
                            expired_window_days=expired_window_days, verbose=verbose)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
+    tune_malloc()
     server.start()
     click.echo(f"DERIBIT_API_URL={server.api_url}")
     click.echo(f"DERIBIT_HISTORY_URL={server.history_url}")

@@ -140,6 +140,24 @@ def _rng(*parts) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(_hkey(*parts)))
 
 
+_FAST = threading.local()
+
+
+def _draw(*parts) -> np.random.Generator:
+    """Like :func:`_rng` (a PCG64 stream keyed by a hash of ``parts``) but without building a new
+    generator: the calling thread's one generator is re-keyed.  Only for draws made at once, before
+    anything else may call ``_draw`` again (hot paths of the market)."""
+    g = getattr(_FAST, "g", None)
+    if g is None:
+        g = _FAST.g = np.random.Generator(np.random.PCG64(0))
+    h = hashlib.blake2b(repr(parts).encode(), digest_size=32).digest()
+    g.bit_generator.state = {"bit_generator": "PCG64",
+                             "state": {"state": int.from_bytes(h[:16], "little"),
+                                       "inc": int.from_bytes(h[16:], "little") | 1},
+                             "has_uint32": 0, "uinteger": 0}
+    return g
+
+
 def _decimals(tick: float) -> int:
     text = repr(float(tick))
     frac = text.split(".")[1] if "." in text else ""
@@ -427,7 +445,7 @@ class Market:
         t = self._T1441
         w = np.empty(1441)
         w[0] = 0.0
-        np.cumsum(_rng(self.seed, "bridge", currency, series, day).standard_normal(1440), out=w[1:])
+        np.cumsum(_draw(self.seed, "bridge", currency, series, day).standard_normal(1440), out=w[1:])
         w *= sig / math.sqrt(1440)
         bridge = w - t * (w[-1] - (a1 - a0))
         bridge += a0
@@ -684,7 +702,7 @@ class Market:
         if v is not None:
             return v
         nb = self.COUNT_BLOCK
-        c = _poisson_counts(_rng(self.seed, "counts", inst.name, block).random((nb, 1440)), inst.rate)
+        c = _poisson_counts(_draw(self.seed, "counts", inst.name, block).random((nb, 1440)), inst.rate)
         starts = T0_MS + (block * nb + np.arange(nb, dtype=np.int64)) * DAY_MS
         lo = np.clip(-(-(inst.creation_ms - starts) // MIN_MS), 0, 1440)
         hi = np.clip((inst.expiration_ms - starts) // MIN_MS, 0, 1440)
@@ -728,10 +746,12 @@ class Market:
             return v
         counts = self._counts(inst, day)
         n = int(counts.sum())
-        rng = _rng(self.seed, "trades", inst.name, day)
+        rng = _draw(self.seed, "trades", inst.name, day)
         s = day_start(day)
-        # per trade: offset in its minute, side, spread/IV draw (one block of uniforms)
+        # per trade: offset in its minute, side, spread/IV draw (one block of uniforms), size; all drawn
+        # before anything else may re-key the generator (see _draw)
         r = rng.random((3, n))
+        z = rng.standard_normal(n)
         rel = np.repeat(_MINUTE_MS, counts)
         rel += (r[0] * MIN_MS).astype(np.int64)
         rel.sort()  # minutes are ascending already: sorting orders trades within their minute
@@ -759,7 +779,8 @@ class Market:
             tick = np.where(raw >= 0.005, 0.0005, 0.0001)
             price = np.maximum(np.round(np.round(raw / tick) * tick, 4), 0.0001)
             out["price"] = price
-            out["amount"] = np.round(inst.min_trade_amount * np.maximum(1, np.round(rng.lognormal(1.5, 1.0, n))), 1)
+            z += 1.5  # lognormal(1.5, 1.0)
+            out["amount"] = np.round(inst.min_trade_amount * np.maximum(1, np.round(np.exp(z))), 1)
             out["iv"] = np.round(implied_vol_newton(price * F, F, inst.strike, tau, inst.is_call, iv_t) * 100, 2)
         else:
             # price = mark * (1 +- half-spread), half-spread uniform in [0.5, 2.5] bp, on the tick grid
@@ -770,7 +791,6 @@ class Market:
             u += 1.0
             x *= u
             out["price"] = round_to_tick(x, inst.tick_size)
-            z = rng.standard_normal(n)
             z *= 1.5
             z += 3.0
             np.exp(z, out=z)
@@ -815,7 +835,7 @@ class Market:
         n = int(counts.sum())
         if n == 0:
             return None
-        r = _rng(self.seed, "trades", inst.name, day).random((3, n))  # as in day_trades
+        r = _draw(self.seed, "trades", inst.name, day).random((3, n))  # as in day_trades
         last_min = int(np.flatnonzero(counts)[-1])
         k = int(counts[last_min])
         rel = last_min * MIN_MS + (r[0, n - k:] * MIN_MS).astype(np.int64).max()  # latest of its minute

@@ -64,6 +64,24 @@ CREDIT_REFILL = 10_000
 _JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
+# ----------------------------------------------------------------------------- process tuning
+
+def tune_malloc() -> bool:
+    """For a process that serves the simulator: keep freed memory in the heap (glibc) instead of
+    returning it to the system and faulting it back in for every request's numpy arrays (a cold
+    chart-data request otherwise spends ~1 ms of system time in page faults).  No-op elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
+        ok &= libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        ok &= libc.mallopt(-8, 2)  # M_ARENA_MAX: one request computes at a time anyway
+        return bool(ok)
+    except (OSError, AttributeError):
+        return False
+
+
 # ----------------------------------------------------------------------------- clock
 
 def parse_now(spec: str | int | None) -> int | None:
