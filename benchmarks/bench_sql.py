@@ -1,10 +1,15 @@
 """Benchmark of the SQL layer on a year of 1-minute candles (a perpetual and one dated future).
 
 Measures, in one run, and compares against the limits of the issue:
-  * futures_basis_1h for one contract over its year, warm: limit 100 ms;
+  * futures_basis_1h for one contract over its year, warm, as a client sees it: limit 100 ms. Printed
+    with it: the server's execution time (EXPLAIN ANALYZE), the transfer floor (the same result rows
+    read back from a plain table: what the wire costs whatever the view does), the time without
+    statistics (before ANALYZE: the embedded server has no autovacuum), with the 1h aggregates
+    materialized_only (the real-time trade-off) and after compression;
   * bytes per 1-minute candle before and after compression (the original system: ~160 B uncompressed;
-    target <= 20 B compressed), and what NUMERIC(18,8) costs against float8 and scaled bigint columns
-    holding the same candles.
+    target <= 20 B compressed), and what NUMERIC(18,8)/NUMERIC(24,8) cost: the same perpetual candles
+    stored as float8 and as scaled bigint, compressed alike, and the effect of the chunk interval.
+Every figure carries the 1-minute load average at the time it was taken (the machine is shared).
 
 Data: BTC-PERPETUAL from the simulated market (ingest/sim, seed 0; candles aggregated from simulated
 trades, fillers included) and BTC-27DEC24 priced from it as perpetual * exp(basis * tau), rounded to
@@ -14,7 +19,7 @@ its 2.5 USD tick, listed a year before its expiry (the simulator lists quarterli
     .venv/bin/python benchmarks/bench_sql.py --days 30       # quicker
     .venv/bin/python benchmarks/bench_sql.py --url postgresql://...  --yes-wipe   # a scratch TimescaleDB
 
-Exit status: 0; 1 with --strict when a limit is missed.
+Exit status: 0 when every limit is met; 1 when one is missed (the reason is printed); --no-fail: 0.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ QUERY_LIMIT_MS = 100.0
 BYTES_TARGET = 20.0
 ORIGINAL_BYTES = 160.0
 QUERY = "SELECT ts, basis, annualized_basis_pct FROM futures_basis_1h WHERE future = %s ORDER BY ts"
+RUNS = 15
+SPAN = "one year"
 
 
 def candles(days: int):
@@ -94,52 +101,117 @@ def copy_rows(conn, rows) -> int:
     return n
 
 
+def load() -> str:
+    """The 1-minute load average now, and the core count: '1.23/2 cores'."""
+    return f"load {os.getloadavg()[0]:.2f}/{os.cpu_count()} cores"
+
+
 def size(conn, *tables) -> int:
     return sum(conn.execute("SELECT hypertable_size(%s::regclass)", (t,)).fetchone()[0] for t in tables)
 
 
-def timed_query(conn, runs: int = 7) -> tuple[float, list[float], int]:
-    cold = time.perf_counter()
-    n = len(conn.execute(QUERY, (FUTURE,)).fetchall())
-    cold = (time.perf_counter() - cold) * 1000
+class Timing:
+    """Warm timings of one query (after a first, cold run), with the load average when taken."""
+
+    def __init__(self, cold: float, warm: list[float], rows: int, load: str):
+        self.cold, self.warm, self.rows, self.load = cold, warm, rows, load
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.warm)
+
+    def __str__(self) -> str:
+        return (f"warm median {self.median:6.1f} ms (min {min(self.warm):.1f}, cold {self.cold:.1f}; "
+                f"{self.rows:,} rows; {self.load})")
+
+
+def timed(conn, query: str, params=None, runs: int = RUNS) -> Timing:
+    t = time.perf_counter()
+    rows = len(conn.execute(query, params).fetchall())
+    cold = (time.perf_counter() - t) * 1000
     warm = []
     for _ in range(runs):
         t = time.perf_counter()
-        conn.execute(QUERY, (FUTURE,)).fetchall()
+        conn.execute(query, params).fetchall()
         warm.append((time.perf_counter() - t) * 1000)
-    return cold, warm, n
+    return Timing(cold, warm, rows, load())
 
 
-def numeric_cost(conn, rows: int) -> dict:
-    """The same perpetual candles as float8 and as scaled bigint, compressed like the real table."""
-    out = {}
-    variants = {
-        "numeric(18,8)": None,
-        "float8": ("double precision", "{c}::float8"),
-        "bigint (x1e8)": ("bigint", "({c} * 100000000)::bigint"),
-    }
-    for label, spec in variants.items():
-        if spec is None:
-            continue
-        typ, expr = spec
-        conn.execute("DROP TABLE IF EXISTS bench_variant")
+def server_ms(conn, query: str, params=None, runs: int = RUNS) -> Timing:
+    """Execution time inside the server (EXPLAIN ANALYZE, TIMING OFF): no output, no wire."""
+    out = []
+    for _ in range(runs + 1):
+        plan = conn.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + query, params).fetchone()[0]
+        out.append(plan[0]["Execution Time"])
+    return Timing(out[0], out[1:], 1, load())
+
+
+def basis_figures(conn, label: str) -> dict:
+    """End to end, inside the server, and the transfer floor of the same rows from a plain table."""
+    e2e = timed(conn, QUERY, (FUTURE,))
+    server = server_ms(conn, QUERY, (FUTURE,))
+    conn.execute("DROP TABLE IF EXISTS bench_basis_rows")
+    conn.execute("CREATE TABLE bench_basis_rows AS " + QUERY.replace("%s", "'" + FUTURE + "'"))
+    floor = timed(conn, "SELECT ts, basis, annualized_basis_pct FROM bench_basis_rows ORDER BY ts")
+    conn.execute("DROP TABLE bench_basis_rows")
+    print(f"futures_basis_1h, {FUTURE}, {SPAN} ({label}):")
+    print(f"  client, end to end     {e2e}")
+    print(f"  inside the server      {server}")
+    print(f"  transfer floor         {floor}   <- the same rows from a plain table")
+    return {"e2e": e2e, "server": server, "floor": floor}
+
+
+def set_materialized_only(conn, value: bool) -> None:
+    for cagg in ("perpetuals_ohlcv_1h", "futures_ohlcv_1h"):
         conn.execute(
-            f"CREATE TABLE bench_variant (ts timestamptz NOT NULL, instrument_name text NOT NULL, "
-            f"open {typ}, high {typ}, low {typ}, close {typ}, volume {typ}, cost {typ}, "
-            f"UNIQUE (instrument_name, ts))"
+            f"ALTER MATERIALIZED VIEW {cagg} SET (timescaledb.materialized_only = {str(value).lower()})"
         )
-        conn.execute("SELECT create_hypertable('bench_variant', by_range('ts', INTERVAL '30 days'))")
-        cols = ", ".join(expr.format(c=c) for c in ("open", "high", "low", "close", "volume", "cost"))
-        conn.execute(f"INSERT INTO bench_variant SELECT ts, instrument_name, {cols} FROM perpetuals_ohlcv")
+
+
+VARIANT_TYPES = {
+    "numeric": ("numeric(18,8)", "numeric(24,8)", "{c}"),
+    "float8": ("double precision", "double precision", "{c}::float8"),
+    "bigint x1e8": ("bigint", "bigint", "({c} * 100000000)::bigint"),
+}
+
+
+_variants = 0
+
+
+def variant_bytes(
+    conn, rows: int, types: str, chunk: str, orderby: str = "ts DESC"
+) -> tuple[float, float]:
+    """The perpetual's candles in a scratch hypertable with these column types, chunk interval and
+    order: bytes per candle (table + indexes + TOAST) before and after compression."""
+    price, amount, expr = VARIANT_TYPES[types]
+    # a new name each time: re-creating a dropped hypertable under the same name on the embedded
+    # server sometimes leaves it without its compression settings ("columnstore not enabled")
+    global _variants
+    _variants += 1
+    name = f"bench_variant_{_variants}"
+    conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.execute(
+        f"CREATE TABLE {name} (ts timestamptz NOT NULL, instrument_name text NOT NULL, "
+        f"open {price} NOT NULL, high {price} NOT NULL, low {price} NOT NULL, close {price} NOT NULL, "
+        f"volume {amount} NOT NULL, cost {amount} NOT NULL, UNIQUE (instrument_name, ts))"
+    )
+    conn.execute(f"SELECT create_hypertable('{name}', by_range('ts', INTERVAL '{chunk}'))")
+    cols = ", ".join(expr.format(c=c) for c in ("open", "high", "low", "close", "volume", "cost"))
+    conn.execute(f"INSERT INTO {name} SELECT ts, instrument_name, {cols} FROM perpetuals_ohlcv")
+    for _ in range(3):
         conn.execute(
-            "ALTER TABLE bench_variant SET (timescaledb.compress, timescaledb.compress_segmentby = "
-            "'instrument_name', timescaledb.compress_orderby = 'ts DESC')"
+            f"ALTER TABLE {name} SET (timescaledb.compress, timescaledb.compress_segmentby = "
+            f"'instrument_name', timescaledb.compress_orderby = '{orderby}')"
         )
-        before = size(conn, "bench_variant")
-        conn.execute("SELECT compress_chunk(c) FROM show_chunks('bench_variant') c")
-        out[label] = (before / rows, size(conn, "bench_variant") / rows)
-        conn.execute("DROP TABLE bench_variant")
-    return out
+        if conn.execute(
+            "SELECT 1 FROM timescaledb_information.compression_settings WHERE hypertable_name = %s", (name,)
+        ).fetchone():
+            break
+    before = size(conn, name)
+    conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{name}') c")
+    after = size(conn, name)
+    conn.execute(f"DROP TABLE {name}")
+    return before / rows, after / rows
 
 
 def main() -> int:
@@ -153,7 +225,8 @@ def main() -> int:
     )
     ap.add_argument("--yes-wipe", action="store_true", help="allow emptying the candle tables at --url")
     ap.add_argument("--days", type=int, default=365, help="days of 1-minute data (default 365)")
-    ap.add_argument("--strict", action="store_true", help="exit 1 when a limit is missed")
+    ap.add_argument("--no-fail", action="store_true", help="exit 0 even when a limit is missed")
+    ap.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = ap.parse_args()
 
     server = None
@@ -174,7 +247,10 @@ def main() -> int:
 
 
 def run(url: str, args) -> int:
+    global SPAN
+    SPAN = "one year" if args.days == 365 else f"{args.days} days"
     print(f"database {redact_dsn(url)}; {args.days} days of 1-minute candles for {PERP} and {FUTURE}")
+    print(f"machine: {load()}")
     schema.upgrade(url, "head")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE perpetuals_ohlcv, futures_ohlcv, instruments")
@@ -199,54 +275,100 @@ def run(url: str, args) -> int:
             names=["perpetuals_ohlcv_1h", "futures_ohlcv_1h", "perpetuals_ohlcv_1d", "futures_ohlcv_1d"],
         )
         refresh_s = time.perf_counter() - t
-        # statistics of the raw tables and of the aggregates' materialisations, as autovacuum keeps them on
-        # a server (the embedded one has no autovacuum): without them the planner nests loops over the
-        # real-time aggregate union and the query takes seconds
-        conn.execute("ANALYZE")
         print(
             f"loaded {n:,} candles in {load_s:.1f} s ({n / load_s:,.0f}/s); "
-            f"aggregates refreshed in {refresh_s:.1f} s"
+            f"aggregates refreshed in {refresh_s:.1f} s; {load()}"
         )
+        print()
 
-        before = size(conn, "perpetuals_ohlcv", "futures_ohlcv")
-        cold, warm, hours = timed_query(conn)
+        # as the embedded server leaves it after a load: no statistics (no autovacuum)
+        no_stats = timed(conn, QUERY, (FUTURE,), runs=5)
+        print(f"futures_basis_1h, {FUTURE}, {SPAN}, before ANALYZE (no statistics): {no_stats}")
+        # statistics of the raw tables and the aggregates' materialisations, as autovacuum keeps them
+        t = time.perf_counter()
+        conn.execute("ANALYZE")
+        print(f"ANALYZE took {time.perf_counter() - t:.1f} s")
+        print()
+        warm = basis_figures(conn, "uncompressed, real-time aggregates")
+        set_materialized_only(conn, True)
+        try:
+            mat_only = timed(conn, QUERY, (FUTURE,))
+            mat_only_server = server_ms(conn, QUERY, (FUTURE,))
+        finally:
+            set_materialized_only(conn, False)
+        print("  with the 1h aggregates materialized_only = true (not the default):")
+        print(f"    client, end to end   {mat_only}")
+        print(f"    inside the server    {mat_only_server}")
+        print()
+
+        before = {t: size(conn, t) for t in ("perpetuals_ohlcv", "futures_ohlcv")}
         t = time.perf_counter()
         for table in ("perpetuals_ohlcv", "futures_ohlcv"):
             conn.execute(f"SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('{table}') c")
         compress_s = time.perf_counter() - t
-        after = size(conn, "perpetuals_ohlcv", "futures_ohlcv")
-        cold_c, warm_c, _ = timed_query(conn)
-        per_row = n // 2
-        variants = numeric_cost(conn, per_row)
+        after = {t: size(conn, t) for t in ("perpetuals_ohlcv", "futures_ohlcv")}
+        conn.execute("ANALYZE perpetuals_ohlcv, futures_ohlcv")
+        compressed = basis_figures(conn, "raw tables compressed")
+        print()
 
-    warm_ms = statistics.median(warm)
-    warm_c_ms = statistics.median(warm_c)
-    b_before, b_after = before / n, after / n
+        per_instrument = n // 2
+        variants = []
+        for types, chunk in (("numeric", "7 days"), ("numeric", "30 days"), ("numeric", "365 days"),
+                             ("float8", "30 days"), ("float8", "365 days"),
+                             ("bigint x1e8", "30 days"), ("bigint x1e8", "365 days")):
+            u, c = variant_bytes(conn, per_instrument, types, chunk)
+            variants.append((types, chunk, u, c, load()))
+        asc = variant_bytes(conn, per_instrument, "numeric", "30 days", orderby="ts")
+
+    b_before = sum(before.values()) / n
+    b_after = sum(after.values()) / n
+    by = {(t, c): (u, v) for t, c, u, v, _ in variants}
+    print(f"bytes per 1-minute candle (table + indexes + TOAST), as stored, compress {compress_s:.1f} s:")
+    for table, chunk in (("perpetuals_ohlcv", "30-day chunks"), ("futures_ohlcv", "7-day chunks")):
+        rows = per_instrument
+        print(f"  {table:<17} {before[table] / rows:6.1f} B -> {after[table] / rows:5.1f} B "
+              f"({chunk}, one instrument per chunk)")
+    print(f"  both              {b_before:6.1f} B -> {b_after:5.1f} B (ratio {b_before / b_after:.1f}x); "
+          f"original system ~{ORIGINAL_BYTES:.0f} B uncompressed")
     print()
-    print(
-        f"futures_basis_1h, {FUTURE}, {hours:,} hourly rows: cold {cold:.1f} ms, "
-        f"warm median {warm_ms:.1f} ms "
-        f"(min {min(warm):.1f}); after compression warm {warm_c_ms:.1f} ms"
-    )
-    print(
-        f"bytes per 1-minute candle (table + indexes): uncompressed {b_before:.1f} B, "
-        f"compressed {b_after:.1f} B "
-        f"(ratio {before / after:.1f}x; compressing took {compress_s:.1f} s); "
-        f"original system ~{ORIGINAL_BYTES:.0f} B"
-    )
-    print(f"what NUMERIC(18,8) costs, same {PERP} candles (bytes/candle uncompressed -> compressed):")
-    print(f"  numeric(18,8)  {before / n:7.1f} -> {b_after:6.1f}   (both tables, as stored)")
-    for label, (u, c) in variants.items():
-        print(f"  {label:<14} {u:7.1f} -> {c:6.1f}")
+    print(f"the same {PERP} candles ({per_instrument:,}) per column type and chunk interval, compressed with "
+          f"segmentby instrument_name, orderby ts DESC (bytes/candle uncompressed -> compressed):")
+    for types, chunk, u, c, ld in variants:
+        print(f"  {types:<12} {chunk:>8} chunks {u:6.1f} -> {c:5.1f} B   ({ld})")
+    print(f"  numeric       30 days chunks, orderby ts ASC instead: {asc[0]:.1f} -> {asc[1]:.1f} B")
+    cost30 = by[("numeric", "30 days")][1] - by[("float8", "30 days")][1]
+    cost365 = by[("numeric", "365 days")][1] - by[("float8", "365 days")][1]
+    print(f"  NUMERIC(18,8)/(24,8) costs {cost30:.1f} B/candle over float8 with 30-day chunks "
+          f"({by[('numeric', '30 days')][1]:.1f} vs {by[('float8', '30 days')][1]:.1f} B), "
+          f"{cost365:.1f} B with 365-day chunks "
+          f"({by[('numeric', '365 days')][1]:.1f} vs {by[('float8', '365 days')][1]:.1f} B); "
+          f"target {BYTES_TARGET:.0f} B")
     print()
-    ok_query = warm_ms < QUERY_LIMIT_MS
+
+    e2e, server_t, floor = warm["e2e"], warm["server"], warm["floor"]
+    ok_query = e2e.median < QUERY_LIMIT_MS
     ok_bytes = b_after <= BYTES_TARGET
-    print(
-        f"[{'PASS' if ok_query else 'MISS'}] futures_basis_1h over a year warm {warm_ms:.1f} ms "
-        f"< {QUERY_LIMIT_MS:.0f} ms"
-    )
+    print(f"[{'PASS' if ok_query else 'MISS'}] futures_basis_1h one contract, {SPAN}, warm, end to end "
+          f"{e2e.median:.1f} ms < {QUERY_LIMIT_MS:.0f} ms ({e2e.load})")
+    if not ok_query:
+        why = (f"the server executes it in {server_t.median:.1f} ms; returning the {e2e.rows:,} rows "
+               f"alone costs {floor.median:.1f} ms here (transfer floor, same run)")
+        if floor.median >= QUERY_LIMIT_MS * 0.5:
+            why += ": the embedded server's wire path (~3 us per value) dominates"
+        print(f"       why: {why}")
+    print(f"       after compression: end to end {compressed['e2e'].median:.1f} ms, inside the server "
+          f"{compressed['server'].median:.1f} ms ({compressed['e2e'].load})")
     print(f"[{'PASS' if ok_bytes else 'MISS'}] compressed {b_after:.1f} B/candle <= {BYTES_TARGET:.0f} B")
-    return 1 if args.strict and not (ok_query and ok_bytes) else 0
+    if not ok_bytes:
+        best_float = min(by[("float8", "30 days")][1], by[("float8", "365 days")][1])
+        print(f"       why: the columns are NUMERIC (fixed by the product); the same candles as float8 "
+              f"take {by[('float8', '30 days')][1]:.1f} B (30-day chunks) / "
+              f"{by[('float8', '365 days')][1]:.1f} B "
+              f"(365-day chunks), best {best_float:.1f} B: NUMERIC costs {cost30:.1f} B/candle; "
+              f"futures' 7-day chunks with one instrument add per-chunk overhead "
+              f"({by[('numeric', '7 days')][1]:.1f} B vs {by[('numeric', '30 days')][1]:.1f} B at 30 days)")
+    missed = not (ok_query and ok_bytes)
+    return 1 if missed and not args.no_fail else 0
 
 
 if __name__ == "__main__":

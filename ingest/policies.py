@@ -112,6 +112,39 @@ def refresh_aggregates(
     return done
 
 
+def analyze(conn: psycopg.Connection, relations: list[str] | None = None) -> list[str]:
+    """ANALYZE hypertables and continuous aggregates (an aggregate: its materialization); None: all
+    of schema public. Returns the relations analyzed, as given.
+
+    A production server's autovacuum keeps statistics; the embedded one has none, so a loader calls
+    this after a backfill (and its refresh). The views do not need statistics for a sane plan
+    (futures_basis_1h is linear without them), but ad-hoc joins, the gap views and
+    storage_usage.approx_rows do.
+    """
+    if relations is None:
+        relations = [
+            r[0]
+            for r in conn.execute(
+                "SELECT hypertable_name::text FROM timescaledb_information.hypertables "
+                "WHERE hypertable_schema = 'public' UNION ALL "
+                "SELECT view_name::text FROM timescaledb_information.continuous_aggregates "
+                "WHERE view_schema = 'public' ORDER BY 1"
+            )
+        ]
+    done = []
+    for rel in relations:
+        mat = conn.execute(
+            "SELECT materialization_hypertable_schema::text, materialization_hypertable_name::text "
+            "FROM timescaledb_information.continuous_aggregates "
+            "WHERE view_schema = 'public' AND view_name = %s",
+            (rel,),
+        ).fetchone()
+        target = sql.Identifier(*mat) if mat else sql.Identifier(rel)
+        conn.execute(sql.SQL("ANALYZE {}").format(target))
+        done.append(rel)
+    return done
+
+
 @click.command("apply-policies")
 @click.option(
     "--passwords/--no-passwords",
@@ -160,6 +193,7 @@ __all__ = [
     "ROLE_PASSWORD_VARIABLES",
     "PolicyError",
     "aggregates_in_refresh_order",
+    "analyze",
     "apply_policies",
     "apply_policies_command",
     "refresh_aggregates",

@@ -10,7 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.load import copy_upsert
-from ingest.policies import PolicyError, apply_policies, apply_policies_command, refresh_aggregates
+from ingest.policies import (
+    PolicyError,
+    analyze,
+    apply_policies,
+    apply_policies_command,
+    refresh_aggregates,
+)
 from ingest.tables import FUNDING_RATES, INDEX_PRICES, OPTIONS_GREEKS, PERPETUALS_OHLCV
 
 from .test_sql_support import (
@@ -320,3 +326,28 @@ def test_apply_policies_command_prints_what_it_applied_and_no_password(migrated_
     assert "s3cret-pw" not in result.output and "***" in result.output
     help_text = CliRunner().invoke(apply_policies_command, ["--help"]).output
     assert "Example" in help_text and "storage_settings" in help_text
+
+
+def test_analyze_gives_hypertables_and_aggregate_materializations_statistics(db):
+    """The embedded server has no autovacuum: a loader calls analyze() after a backfill."""
+    load(db, "perpetuals_ohlcv", minute_series("BTC-PERPETUAL", datetime(2024, 1, 1, tzinfo=timezone.utc),
+                                               180, lambda i: 40000.0 + i))
+    refresh_aggregates(db, None, None, names=["perpetuals_ohlcv_1h"])
+    mat = db.execute(
+        "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) "
+        "FROM timescaledb_information.continuous_aggregates WHERE view_name = 'perpetuals_ohlcv_1h'"
+    ).fetchone()[0]
+
+    def analyzed(rel):
+        # a chunk of the hypertable has statistics once analyzed
+        return db.execute(
+            "SELECT count(*) FROM pg_stats s JOIN show_chunks(%s::regclass) c "
+            "ON format('%%I.%%I', s.schemaname, s.tablename)::regclass = c",
+            (rel,),
+        ).fetchone()[0] > 0
+
+    assert not analyzed("perpetuals_ohlcv") and not analyzed(mat)
+    names = ["perpetuals_ohlcv", "perpetuals_ohlcv_1h"]
+    assert analyze(db, names) == names
+    assert analyzed("perpetuals_ohlcv") and analyzed(mat)
+    assert "futures_ohlcv_1h" in analyze(db)
