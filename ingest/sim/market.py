@@ -987,7 +987,7 @@ class Market:
                                                option=opt)[1:-1])
             for k in self._CANDLE_FIELDS:
                 parts[k].append(orjson.dumps(agg[k][i0:i1], option=opt)[1:-1])
-        return {k: b"[" + b",".join(v) + b"]" for k, v in parts.items()}
+        return {k: _json_array(v) for k, v in parts.items()}
 
     def _day_json(self, inst: Instrument, d: int, R: int) -> dict:
         """The JSON array contents (no brackets) of each field for all buckets of a past day, cached."""
@@ -1124,6 +1124,17 @@ class Market:
 
     def dvol_value(self, currency: str, ts) -> np.ndarray:
         return np.round(self._interp(currency, "vol", ts) * (1 + 0.05 * (1 - 30 / 365)) * 100, 2)
+
+
+def _json_array(parts: list) -> bytes:
+    """``[`` + the comma-joined array contents + ``]`` in one copy."""
+    out = [b"["]
+    for i, p in enumerate(parts):
+        if i:
+            out.append(b",")
+        out.append(p)
+    out.append(b"]")
+    return b"".join(out)
 
 
 def _aggregate(dc: dict, R: int) -> dict:
