@@ -36,9 +36,13 @@ WINDOW = 5000 * 60_000
 
 def _serve(port_q, seed):
     from ingest.sim import SimServer
-    from ingest.sim.server import tune_malloc
 
-    tune_malloc()  # as `ingest sim` does
+    try:
+        from ingest.sim.server import tune_malloc
+    except ImportError:  # an older simulator (for before/after comparisons)
+        pass
+    else:
+        tune_malloc()  # as `ingest sim` does
     srv = SimServer(seed=seed, now=NOW, rate_limit=False, faults=None, port=0)
     srv.start()
     port_q.put(srv.port)

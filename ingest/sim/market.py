@@ -8,9 +8,9 @@ Nothing is pre-materialised. Every series is a pure function of ``(seed, key, ti
   (``_BTC_LEVELS``/``_ETH_LEVELS``) plus mean-reverting noise, so levels and volatility are realistic
   (~55-80 % a year).
 * **Within a day**: a Brownian bridge between consecutive anchors at one-minute marks, drawn with a
-  per-``(seed, series, day)`` RNG and cached in a small LRU.  Values between minute marks are
-  linearly interpolated.
-* **Trades**: per ``(instrument, day)`` a Poisson number of trades per minute (perpetuals ~4/min,
+  per-``(seed, series, day)`` RNG, generated per series when first needed and cached in an LRU.
+  Values between minute marks are linearly interpolated.
+* **Trades**: per ``(instrument, day)`` a Poisson number of trades per minute (perpetuals ~2/min,
   dated futures < 1/min, options rarely), with prices around the instrument's fair value, rounded to
   its tick.  One-minute candles are *aggregated from these trades*; minutes without trades are filler
   candles (O=H=L=C=previous close, volume 0, cost 0).  Coarser resolutions aggregate the minutes.
