@@ -65,11 +65,11 @@ def start_sim() -> tuple[subprocess.Popen, dict]:
     return proc, env
 
 
-def run_backfill(env: dict, since: int, until: int, profile: str | None, out_path: Path
+def run_backfill(env: dict, since: int, until: int, profile: str | None, out_path: Path, extra: list[str]
                  ) -> tuple[float, int, float, str, float]:
     """Run the backfill as a child process; returns (wall s, exit code, peak RSS MB, output, CPU s)."""
     args = ["backfill", "perpetuals", "--instrument", "BTC-PERPETUAL", "--since", str(since), "--until",
-            str(until), "--no-refresh"]
+            str(until), "--no-refresh", *extra]
     cmd = [PYTHON, "-m", "cProfile", "-o", profile, "-m", "ingest", *args] if profile else \
         [PYTHON, "-m", "ingest", *args]
     with open(out_path, "w") as out:
@@ -115,7 +115,11 @@ def main() -> None:
     ap.add_argument("--profile", metavar="PATH", help="run the backfill under cProfile, stats to PATH")
     ap.add_argument("--batch-rows", type=int, default=50_000, help="DB ceiling: rows per transaction "
                                                                    "(the backfill engine's batch size)")
+    ap.add_argument("--prefetch", type=int, help="the backfill's --prefetch (default: the CLI's)")
+    ap.add_argument("--no-analyze", action="store_true", help="pass --no-analyze to the backfill")
     args = ap.parse_args()
+    extra = (["--prefetch", str(args.prefetch)] if args.prefetch else []) + \
+        (["--no-analyze"] if args.no_analyze else [])
     until = parse_when(NOW) - 60_000
     since = parse_when("2018-08-13") if args.full else until - args.days * 86_400_000
     sim, sim_env = start_sim()
@@ -130,7 +134,7 @@ def main() -> None:
             load_before = load_average()
             cpu0 = {"simulator": cpu_seconds(sim.pid), "database": cpu_seconds(srv.pid)}
             wall, code, rss_mb, output, cpu_backfill = run_backfill(env, since, until, args.profile,
-                                                                   Path(tmp) / "out.txt")
+                                                                   Path(tmp) / "out.txt", extra)
             cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in (("simulator", sim.pid), ("database", srv.pid))}
             cpu["backfill"] = cpu_backfill
             load_after = load_average()

@@ -58,6 +58,17 @@ def mark_done(conn: psycopg.Connection, dataset: str, instrument: str, start_ms:
         "end": ms_to_datetime(end_ms), "rows": rows})
 
 
+def mark_done_many(conn: psycopg.Connection, windows: list[tuple[str, str, int, int, int]]) -> None:
+    """mark_done for several (dataset, instrument, start_ms, end_ms, rows) at once (one pipelined
+    executemany: no round trip per window)."""
+    if not windows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(query("backfill_mark_done"), [
+            {"dataset": d, "instrument": i, "start": ms_to_datetime(s), "end": ms_to_datetime(e), "rows": n}
+            for d, i, s, e, n in windows])
+
+
 def mark_failed(conn: psycopg.Connection, dataset: str, instrument: str, start_ms: int, end_ms: int,
                 error: str) -> None:
     with conn.transaction():
