@@ -305,6 +305,7 @@ def _nbytes(d: dict) -> int:
 
 _MINUTE_MS = np.arange(1440, dtype=np.int64) * MIN_MS
 _GRID1441 = np.arange(1441, dtype=float)
+_ARANGE_K = np.arange(256, dtype=np.int64)
 
 
 def day_of(ts_ms: int) -> int:
@@ -891,16 +892,28 @@ class Market:
         h = c.copy()
         lo_ = c.copy()
         st = begins[has]
-        h[has] = np.maximum.reduceat(price, st)
-        lo_[has] = np.minimum.reduceat(price, st)
+        cnt = counts[has]
+        # high/low: a (K, minutes with trades) matrix of each minute's prices, its last one repeated
+        K = int(cnt.max())
+        ix = np.minimum(_ARANGE_K[:K, None], cnt - 1)
+        ix += st
+        P = price[ix]
+        h[has] = P.max(axis=0)
+        lo_[has] = P.min(axis=0)
         vol = np.zeros(1440)
         cost = np.zeros(1440)
         if inst.kind == "option":
             vol[has] = np.add.reduceat(amount, st)
             cost[has] = np.add.reduceat(amount * price, st)
         else:
-            vol[has] = np.add.reduceat(amount / price, st)
-            cost[has] = np.add.reduceat(amount, st)
+            # sums per minute as differences of running sums: cost (whole USD amounts) is exact; volume
+            # differs from a direct sum by far less than the 1e-8 it is rounded to
+            for arr, out in ((amount / price, vol), (amount, cost)):
+                cs = np.empty(len(arr) + 1)
+                cs[0] = 0.0
+                np.cumsum(arr, out=cs[1:])
+                out[:] = cs[ends]
+                out -= cs[begins]
         np.round(vol, 8, out=vol)
         np.round(cost, 8, out=cost)
         return dict(open=o, high=h, low=lo_, close=c, volume=vol, cost=cost, has=has)
