@@ -55,12 +55,14 @@ def _windows_backfill():
     futures over their whole life (enough new windows for 10 s at well over 100 requests/s)."""
     out = []
     DAY = 86_400_000
-    for name, start, stop in (("BTC-PERPETUAL", 1534204800000, NOW_MS), ("ETH-PERPETUAL", 1552435200000, NOW_MS),
+    for name, start, stop in (("BTC-PERPETUAL", 1534204800000, NOW_MS),
+                              ("ETH-PERPETUAL", 1552435200000, NOW_MS),
                               ("BTC-29DEC23", 1688112000000 + DAY, 1703836800000),
                               ("ETH-29DEC23", 1688112000000 + DAY, 1703836800000),
                               ("BTC-29MAR24", 1695974400000 + DAY, 1711699200000),
                               ("ETH-29MAR24", 1695974400000 + DAY, 1711699200000),
-                              ("BTC-27SEP24", 1711699200000 + DAY, NOW_MS), ("ETH-28JUN24", 1703836800000 + DAY, NOW_MS)):
+                              ("BTC-27SEP24", 1711699200000 + DAY, NOW_MS),
+                              ("ETH-28JUN24", 1703836800000 + DAY, NOW_MS)):
         t = start
         while t + WINDOW <= stop:
             out.append((name, t, t + WINDOW - 60_000))

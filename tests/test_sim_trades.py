@@ -102,4 +102,5 @@ def test_carry_into_a_cold_window_is_the_previous_days_last_trade(name):
         while got["volume"][i] == 0:
             assert got["open"][i] == got["high"][i] == got["low"][i] == got["close"][i] == carry
             i += 1
-        assert got["low"][i] <= min(got["open"][i], got["close"][i]) <= max(got["open"][i], got["close"][i]) <= got["high"][i]
+        lo, hi = min(got["open"][i], got["close"][i]), max(got["open"][i], got["close"][i])
+        assert got["low"][i] <= lo <= hi <= got["high"][i]

@@ -225,7 +225,8 @@ class Exchange:
         if res not in RESOLUTIONS:
             raise invalid("resolution")
         if self.raw_json:
-            c = self.m.candles_json(inst, start, end, res, now, self.cfg.lower_bound_exclusive, self.cfg.chart_limit)
+            c = self.m.candles_json(inst, start, end, res, now, self.cfg.lower_bound_exclusive,
+                                    self.cfg.chart_limit)
             status = "ok" if len(c["ticks"]) > 2 else "no_data"
             c = {k: RawJson(v) for k, v in c.items()}
             c["status"] = status

@@ -782,7 +782,8 @@ class Market:
             out["price"] = price
             z += 1.5  # lognormal(1.5, 1.0)
             out["amount"] = np.round(inst.min_trade_amount * np.maximum(1, np.round(np.exp(z))), 1)
-            out["iv"] = np.round(implied_vol_newton(price * F, F, inst.strike, tau, inst.is_call, iv_t) * 100, 2)
+            iv = implied_vol_newton(price * F, F, inst.strike, tau, inst.is_call, iv_t)
+            out["iv"] = np.round(iv * 100, 2)
         else:
             # price = mark * (1 +- half-spread), half-spread uniform in [0.5, 2.5] bp, on the tick grid
             x = np.interp(pos, _GRID1441, self._fair_path(inst, day))
