@@ -151,8 +151,10 @@ def main(argv=None):
         for name, windows in (("backfill", back), ("repeat", rep)):
             load0 = _load()
             u0, s0 = _cpu_times(proc.pid)
+            c0 = time.process_time()
             done, dt = run(port, windows, a.threads, a.seconds)
             u1, s1 = _cpu_times(proc.pid)
+            done["client_cpu"] = time.process_time() - c0
             results[name] = (done, dt, u1 - u0, s1 - s0, load0, _load())
     finally:
         proc.terminate()
@@ -165,7 +167,8 @@ def main(argv=None):
         per = (ucpu + scpu) / max(d["n"], 1)
         print(f"{name:9s}: server CPU {per * 1000:.1f} ms/request (user {ucpu / max(d['n'], 1) * 1000:.1f}, "
               f"system {scpu / max(d['n'], 1) * 1000:.1f}) -> {1 / per if per else float('inf'):.0f} req/s "
-              f"per server core; load average {load0:.1f} -> {load1:.1f}")
+              f"per server core; client CPU {d['client_cpu'] / max(d['n'], 1) * 1000:.1f} ms/request; "
+              f"load average {load0:.1f} -> {load1:.1f}")
         print(f"{name:9s}: {d['n']} requests in {dt:.1f}s = {rps:.1f} req/s, {d['candles'] / dt:,.0f} candles/s, "
               f"{d['bytes'] / dt / 1e6:.1f} MB/s, short answers: {d['bad']}  (target {a.target:.0f} req/s: "
               f"{'PASS' if rps >= a.target else 'FAIL'})")
