@@ -54,7 +54,8 @@ VIEWS = {
     "ohlcv_sanity_violations": "*",
     "data_freshness": "dataset, instrument_name, last_ts, expired",
     "options_chain_latest": "*",
-    "storage_usage": "relation, kind, chunks",
+    # chunks: compress_chunk_time_interval merges compressed chunks (perpetuals_ohlcv, futures_ohlcv)
+    "storage_usage": "relation, kind, chunks > 0",
 }
 
 
@@ -351,3 +352,19 @@ def test_analyze_gives_hypertables_and_aggregate_materializations_statistics(db)
     assert analyze(db, names) == names
     assert analyzed("perpetuals_ohlcv") and analyzed(mat)
     assert "futures_ohlcv_1h" in analyze(db)
+
+
+def test_compression_rolls_up_futures_chunks_into_fewer_compressed_ones(db):
+    """compress_chunk_time_interval (84 days): three 7-day chunks of old futures candles become one
+    compressed chunk, with every row still there."""
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    rows = minute_series("BTC-29MAR24", start, 21 * 1440, lambda i: 40000.0 + (i % 97) / 2)
+    load(db, "futures_ohlcv", rows)
+    raw_chunks = db.execute("SELECT count(*) FROM show_chunks('futures_ohlcv')").fetchone()[0]
+    assert raw_chunks >= 3
+    run_job(db, "futures_ohlcv", "policy_compression")
+    assert db.execute("SELECT count(*) FROM show_chunks('futures_ohlcv')").fetchone()[0] < raw_chunks
+    assert compressed_chunks(db, "futures_ohlcv") == db.execute(
+        "SELECT count(*) FROM show_chunks('futures_ohlcv')").fetchone()[0]
+    assert db.execute("SELECT count(*), sum(close) FROM futures_ohlcv").fetchone() == (
+        len(rows), sum(Decimal(str(r[5])) for r in rows))
