@@ -240,6 +240,8 @@ def main() -> int:
     ap.add_argument("--yes-wipe", action="store_true", help="allow emptying the candle tables at --url")
     ap.add_argument("--days", type=int, default=365, help="days of 1-minute data (default 365)")
     ap.add_argument("--no-fail", action="store_true", help="exit 0 even when a limit is missed")
+    ap.add_argument("--query-limit-ms", type=float, default=QUERY_LIMIT_MS,
+                    help=f"limit of the warm basis query (default {QUERY_LIMIT_MS:g}, the issue's)")
     ap.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = ap.parse_args()
 
@@ -378,16 +380,22 @@ def run(url: str, args) -> int:
     print()
 
     e2e, server_t, floor = warm["e2e"], warm["server"], warm["floor"]
-    ok_query = e2e.median < QUERY_LIMIT_MS
+    limit = args.query_limit_ms
+    ok_query = e2e.median < limit
     ok_bytes = b_after <= BYTES_TARGET
     print(f"[{'PASS' if ok_query else 'MISS'}] futures_basis_1h one contract, {SPAN}, warm, end to end "
-          f"{e2e.median:.1f} ms < {QUERY_LIMIT_MS:.0f} ms ({e2e.load})")
+          f"{e2e.median:.1f} ms < {limit:g} ms ({e2e.load})")
     if not ok_query:
-        why = (f"the server executes it in {server_t.median:.1f} ms; returning the {e2e.rows:,} rows "
-               f"alone costs {floor.median:.1f} ms here (transfer floor, same run)")
-        if floor.median >= QUERY_LIMIT_MS * 0.5:
-            why += ": the embedded server's wire path (~3 us per value) dominates"
-        print(f"       why: {why}")
+        srv, flr = server_t.median, floor.median
+        per_value = flr * 1000 / (3 * e2e.rows)
+        parts = [
+            f"inside the server {srv:.1f} ms ({'within' if srv < limit else 'above'} the limit by itself)",
+            f"returning the {e2e.rows:,} rows from a plain table costs {flr:.1f} ms here (transfer "
+            f"floor, same run; ~{per_value:.1f} us per value on this server's wire path)",
+        ]
+        if float(e2e.load.split()[1].split("/")[0]) > (os.cpu_count() or 1):
+            parts.append("the machine was overloaded (load average above the core count)")
+        print("       why: " + "; ".join(parts))
     print(f"       after compression: end to end {compressed['e2e'].median:.1f} ms, inside the server "
           f"{compressed['server'].median:.1f} ms ({compressed['e2e'].load})")
     print(f"[{'PASS' if ok_bytes else 'MISS'}] compressed {b_after:.1f} B/candle <= {BYTES_TARGET:.0f} B")
