@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ingest.validate import chart_candles
+from ingest.validate import chart_candle_columns, chart_candles
 
 T = 1_717_200_000_000  # 2024-06-01T00:00Z
 M = 60_000
@@ -56,3 +56,44 @@ def test_ticks_outside_the_window_are_dropped_not_rejected():
 def test_no_data_is_empty():
     v = chart_candles("x", "I", {"status": "no_data", "ticks": [], "open": []}, T, T + M)
     assert not v.rows and not v.rejected
+
+
+def test_vectorised_fast_path_decides_exactly_like_the_row_by_row_checks(monkeypatch):
+    """chart_candles checks a clean payload with numpy; on random broken payloads it must keep and
+    reject exactly the rows (and reasons) the row-by-row checks do."""
+    import random
+
+    import ingest.validate as v
+
+    rng = random.Random(1)
+    bad = [math.nan, -1.0, "1.0", None, True, 0, 10**60, math.inf, 2**53 + 1, 0.0, -0.0]
+    cases = []
+    for _ in range(2000):
+        n = rng.randint(0, 7)
+        o = [100 + rng.random() for _ in range(n)]
+        c = [100 + rng.random() for _ in range(n)]
+        p = {"status": "ok", "ticks": [T + i * M for i in range(n)], "open": o, "close": c,
+             "high": [max(a, b) + rng.choice([0, 1]) for a, b in zip(o, c, strict=True)],
+             "low": [min(a, b) - rng.choice([0, 1]) for a, b in zip(o, c, strict=True)],
+             "volume": [rng.choice([0, 0.5, 3]) for _ in range(n)],
+             "cost": [rng.choice([0, 10.5]) for _ in range(n)]}
+        for _ in range(rng.choice([0, 0, 1, 2]) if n else 0):
+            f, i = rng.choice(v.CHART_FIELDS), rng.randrange(n)
+            extra = [T + i * M + 1, T, T - M] if f == "ticks" else [5, 100.5]
+            p[f][i] = rng.choice(bad + extra)
+        cases.append((p, T + rng.choice([0, M, -1]), T + rng.choice([0, 3, 5, 9]) * M))
+    fast = [chart_candles("x", "I", p, s, e) for p, s, e in cases]
+    monkeypatch.setattr(v, "_vector_check", lambda *a: None)
+    slow = [chart_candles("x", "I", p, s, e) for p, s, e in cases]
+    for a, b in zip(fast, slow, strict=True):
+        assert a.rows == b.rows
+        assert [(r.reason, r.payload) for r in a.rejected] == [(r.reason, r.payload) for r in b.rejected]
+
+
+def test_candle_columns_copy_text():
+    cols, rejected = chart_candle_columns("x", "BTC-PERPETUAL", payload(), T, T + 2 * M)
+    assert not rejected and len(cols) == 3
+    lines = cols.copy_text().decode().splitlines()
+    assert lines[0] == "2024-06-01T00:00:00.000Z\tBTC-PERPETUAL\t10.0\t12.0\t9.5\t11.0\t1.0\t10.0"
+    assert len(cols.traded()) == 2 and cols.rows() == chart_candles("x", "BTC-PERPETUAL", payload(), T,
+                                                                    T + 2 * M).rows
