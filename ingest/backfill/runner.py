@@ -19,6 +19,7 @@ from ingest.backfill.engine import Engine, Window
 from ingest.backfill.progress import Progress, Stats, summary
 from ingest.deribit.client import DeribitClient
 from ingest.sqlfiles import query
+from ingest.tables import LOADED_TABLES
 from ingest.validate import ms_to_datetime
 
 log = logging.getLogger("ingest.backfill")
@@ -171,20 +172,27 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
 
 def analyze_tables(conn: psycopg.Connection, ranges: dict[str, list]) -> list[str]:
     """ANALYZE what a backfill loaded: the embedded server has no autovacuum, and the planner needs
-    fresh statistics after a big load (e.g. futures_basis_1h plans badly without them). Only the
-    chunks overlapping the loaded range of each hypertable (ANALYZE samples up to 30,000 rows per
-    chunk: a few seconds for a year of candles on the embedded server); a plain table as a whole."""
+    fresh statistics after a big load. Only the chunks overlapping the loaded range of each hypertable,
+    and only the columns queries filter and join on (the unique key, and `close` for candles): the
+    NUMERIC price and volume columns are most of ANALYZE's cost (2.5 s instead of 0.3 s for a year
+    of candles on the embedded server) and no view filters on them."""
     done = []
     for table, (lo, hi) in sorted(ranges.items()):
         t = time.monotonic()
         chunks = [c for (c,) in conn.execute(query("backfill_touched_chunks"),
                                              {"table": table, "lo": lo, "hi": hi}).fetchall()]
         targets = [sql.SQL(c) for c in chunks] or [sql.Identifier(table)]
+        columns = sql.SQL(", ").join(map(sql.Identifier, analyzed_columns(table)))
         for target in targets:
-            conn.execute(sql.SQL("ANALYZE {}").format(target))
+            conn.execute(sql.SQL("ANALYZE {} ({})").format(target, columns))
         log.info("analyzed %s (%d chunk(s)) in %.1f s", table, len(chunks), time.monotonic() - t)
         done.append(table)
     return done
+
+
+def analyzed_columns(table: str) -> tuple[str, ...]:
+    spec = next(s for s in LOADED_TABLES if s.name == table)
+    return spec.key + (("close",) if "close" in spec.column_names else ())
 
 
 def _dry_run(names, ctx, conn, sources, client, result: Result, echo) -> Result:
