@@ -31,21 +31,21 @@ def test_envelope_and_newest_5000(sim):
     assert res["status"] == "ok"
     assert len(res["ticks"]) == 5000
     assert res["ticks"][-1] == NOW - 3600_000  # newest kept
-    assert all(b - a == MIN for a, b in zip(res["ticks"], res["ticks"][1:]))
+    assert all(b - a == MIN for a, b in zip(res["ticks"], res["ticks"][1:], strict=False))
     for k in ("open", "high", "low", "close", "volume", "cost"):
         assert len(res[k]) == 5000
 
 
 def test_ohlc_consistency_and_fillers(sim):
     res = chart(sim, "BTC-28JUN24", NOW - 3 * 86400_000, NOW - 2 * 86400_000).json()["result"]
-    o, h, l, c, v, cost = (res[k] for k in ("open", "high", "low", "close", "volume", "cost"))
+    o, h, lo, c, v, cost = (res[k] for k in ("open", "high", "low", "close", "volume", "cost"))
     fillers = 0
     for i in range(len(o)):
-        assert h[i] >= max(o[i], c[i]) and l[i] <= min(o[i], c[i])
+        assert h[i] >= max(o[i], c[i]) and lo[i] <= min(o[i], c[i])
         if v[i] == 0:
             fillers += 1
             assert cost[i] == 0
-            assert o[i] == h[i] == l[i] == c[i]
+            assert o[i] == h[i] == lo[i] == c[i]
             if i:
                 assert o[i] == c[i - 1]
         else:

@@ -1,9 +1,7 @@
 """`ingest sim` command: help text, and a real foreground run stopped by SIGTERM."""
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import requests
 from click.testing import CliRunner

@@ -1,5 +1,4 @@
 """Fault injection: deterministic by seed, every kind observable by a client; settlement window; admin."""
-import socket
 
 import orjson
 import pytest

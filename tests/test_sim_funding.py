@@ -24,9 +24,9 @@ def test_744_counted_back_from_end(sim):
     rows = fund(sim, 0, end).json()["result"]
     assert len(rows) == 744
     assert rows[-1]["timestamp"] == end and rows[0]["timestamp"] == end - 743 * H
-    assert all(b["timestamp"] - a["timestamp"] == H for a, b in zip(rows, rows[1:]))
+    assert all(b["timestamp"] - a["timestamp"] == H for a, b in zip(rows, rows[1:], strict=False))
     assert set(rows[0]) == {"timestamp", "index_price", "prev_index_price", "interest_8h", "interest_1h"}
-    for a, b in zip(rows, rows[1:]):
+    for a, b in zip(rows, rows[1:], strict=False):
         assert b["prev_index_price"] == a["index_price"]
     for i in range(7, len(rows)):
         assert rows[i]["interest_8h"] == pytest.approx(sum(r["interest_1h"] for r in rows[i - 7:i + 1]), abs=1e-9)

@@ -41,7 +41,7 @@ def test_dvol_continuation(sim):
              end_timestamp=NOW, resolution="60")
     assert len(d["data"]) == 1000 and d["continuation"] is not None
     assert d["data"][-1][0] == NOW
-    for t, o, h, lo, c in d["data"]:
+    for _t, o, h, lo, c in d["data"]:
         assert h >= max(o, c) and lo <= min(o, c)
     d2 = call(sim, "get_volatility_index_data", currency="BTC", start_timestamp=NOW - 90 * 86400_000,
               end_timestamp=d["continuation"], resolution="60")

@@ -25,7 +25,7 @@ def test_count_limit_and_has_more(sim):
     res = call(sim, "get_last_trades_by_instrument", instrument_name="BTC-PERPETUAL", count=1000).json()["result"]
     assert len(res["trades"]) == 1000 and res["has_more"] is True
     t = res["trades"]
-    assert all(a["timestamp"] >= b["timestamp"] for a, b in zip(t, t[1:]))
+    assert all(a["timestamp"] >= b["timestamp"] for a, b in zip(t, t[1:], strict=False))
     assert [x["trade_seq"] for x in t] == list(range(t[0]["trade_seq"], t[0]["trade_seq"] - 1000, -1))
     assert len({x["trade_id"] for x in t}) == 1000
     for x in t:

@@ -26,9 +26,11 @@ def _fresh(db, minutes_ago=0, gap=False):
         db.execute("""INSERT INTO index_prices VALUES
                       (date_trunc('minute', now()) - make_interval(mins => %s + 1), %s, 1, 'ticker')""",
                    (minutes_ago, idx))
-    db.execute("""INSERT INTO leader_lease VALUES ('ingest-run', 'host:1:abc', now(), now(), now() + interval '30 s')""")
+    db.execute("""INSERT INTO leader_lease
+                  VALUES ('ingest-run', 'host:1:abc', now(), now(), now() + interval '30 s')""")
     db.execute("""INSERT INTO job_heartbeats (job_name, holder, last_started, last_finished, last_outcome,
-                  last_rows, last_requests, last_duration_ms) VALUES ('candles', 'host:1:abc', now(), now(), 'ok', 2, 2, 50)""")
+                  last_rows, last_requests, last_duration_ms)
+                  VALUES ('candles', 'host:1:abc', now(), now(), 'ok', 2, 2, 50)""")
 
 
 def test_parse_duration():

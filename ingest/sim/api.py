@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import base64
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +15,20 @@ import orjson
 
 from ingest import deribit_calendar as cal
 from ingest.sim.market import (
-    CURRENCIES, DAY_MS, DVOL_START_MS, HOUR_MS, MIN_MS, RESOLUTIONS, T0_MS, YEAR_MS, Instrument, Market,
-    _CUR, _rng, day_of, day_start, round_to_tick,
+    _CUR,
+    CURRENCIES,
+    DAY_MS,
+    DVOL_START_MS,
+    HOUR_MS,
+    MIN_MS,
+    RESOLUTIONS,
+    T0_MS,
+    Instrument,
+    Market,
+    _rng,
+    day_of,
+    day_start,
+    round_to_tick,
 )
 
 KINDS = ("future", "option", "spot", "future_combo", "option_combo")
@@ -281,7 +292,7 @@ class Exchange:
         first = max(-(-first // step) * step, T0_MS)
         ts = np.arange(first, last + 1, step, dtype=np.int64)
         px = np.round(self.m.index_series(c, ts), 2)
-        return [[int(t), float(v)] for t, v in zip(ts, px)]
+        return [[int(t), float(v)] for t, v in zip(ts, px, strict=True)]
 
     def m_get_delivery_prices(self, p, host, now):
         c = self._index(p)
@@ -325,7 +336,8 @@ class Exchange:
         vals = self.m.dvol_value(c[0], np.minimum(grid, now)).reshape(len(ticks), k + 1)
         o, cl = vals[:, 0], vals[:, -1]
         h, l_ = vals.max(axis=1), vals.min(axis=1)
-        data = [[int(t), float(a), float(b), float(x), float(y)] for t, a, b, x, y in zip(ticks, o, h, l_, cl)]
+        data = [[int(t), float(a), float(b), float(x), float(y)]
+                for t, a, b, x, y in zip(ticks, o, h, l_, cl, strict=True)]
         return {"data": data, "continuation": cont}
 
     # ---------------------------------------------------------------- tickers, books
@@ -381,7 +393,8 @@ class Exchange:
                      underlying_price=q["underlying_price"], underlying_index=self.m.underlying_index(inst),
                      interest_rate=0.0, greeks=q["greeks"], best_bid_price=q["bid_price"],
                      best_ask_price=q["ask_price"],
-                     best_bid_amount=float(round(inst.min_trade_amount * rng.integers(1, 200), 1)) if q["bid_price"] else 0.0,
+                     best_bid_amount=(float(round(inst.min_trade_amount * rng.integers(1, 200), 1))
+                                      if q["bid_price"] else 0.0),
                      best_ask_amount=float(round(inst.min_trade_amount * rng.integers(1, 200), 1)),
                      settlement_price=None if settle_ts <= inst.creation_ms else round(
                          self.m.fair_price(inst, settle_ts), 8))
@@ -400,7 +413,8 @@ class Exchange:
             d.update(mark_price=mark, best_bid_price=bid, best_ask_price=ask,
                      best_bid_amount=float(inst.min_trade_amount * rng.integers(1, 5000)),
                      best_ask_amount=float(inst.min_trade_amount * rng.integers(1, 5000)),
-                     min_price=float(round_to_tick(fair * 0.97, tick)), max_price=float(round_to_tick(fair * 1.03, tick)),
+                     min_price=float(round_to_tick(fair * 0.97, tick)),
+                     max_price=float(round_to_tick(fair * 1.03, tick)),
                      settlement_price=None if settle_ts <= inst.creation_ms else float(
                          round_to_tick(self.m.fair_price(inst, settle_ts), tick)))
             if inst.is_perpetual:
@@ -413,7 +427,8 @@ class Exchange:
             rng = _rng(self.m.seed, "levels", inst.name, now // 1000)
             bids, asks = [], []
             if bid:
-                bids = [[float(round_to_tick(bid - i * tick, tick)), float(inst.min_trade_amount * rng.integers(1, 500))]
+                bids = [[float(round_to_tick(bid - i * tick, tick)),
+                         float(inst.min_trade_amount * rng.integers(1, 500))]
                         for i in range(depth) if bid - i * tick > 0]
             asks = [[float(round_to_tick(ask + i * tick, tick)), float(inst.min_trade_amount * rng.integers(1, 500))]
                     for i in range(depth)]
@@ -489,7 +504,8 @@ class Exchange:
             tick_dir = 0 if prev is None or price > prev else (2 if price < prev else 1)
             prev = price
             d = {"trade_seq": seq, "trade_id": f"{prefix}{iid}{seq:09d}", "timestamp": int(t["ts"][k]),
-                 "tick_direction": tick_dir, "price": price, "mark_price": round(float(t["mark"][k]), 8 if is_opt else 4),
+                 "tick_direction": tick_dir, "price": price,
+                 "mark_price": round(float(t["mark"][k]), 8 if is_opt else 4),
                  "instrument_name": inst.name, "index_price": round(float(t["index"][k]), 2),
                  "direction": "buy" if t["direction"][k] > 0 else "sell", "amount": float(t["amount"][k]),
                  "contracts": float(t["amount"][k] / inst.contract_size)}

@@ -64,8 +64,8 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import orjson
@@ -1026,7 +1026,8 @@ class Market:
         With ``count``, stops after ``count + 1`` trades from the oldest (or newest) end."""
         lo = max(start_ms, inst.creation_ms, T0_MS)
         hi = min(end_ms, now_ms, inst.expiration_ms - 1)
-        keys = ("ts", "price", "amount", "direction", "mark", "index", "seq") + (("iv",) if inst.kind == "option" else ())
+        keys = ("ts", "price", "amount", "direction", "mark", "index", "seq")
+        keys += ("iv",) if inst.kind == "option" else ()
         acc = {k: [] for k in keys}
         if hi >= lo:
             days = range(day_of(lo), day_of(hi) + 1)
@@ -1099,7 +1100,7 @@ class Market:
         pidx = self._interp(currency, "index", hours - HOUR_MS)
         return [dict(timestamp=int(h), index_price=round(float(a), 2), prev_index_price=round(float(b), 2),
                      interest_8h=round(float(x8), 10), interest_1h=round(float(x1), 10))
-                for h, a, b, x8, x1 in zip(hours, idx, pidx, i8, i1)]
+                for h, a, b, x8, x1 in zip(hours, idx, pidx, i8, i1, strict=True)]
 
     # ---------------------------------------------------------------- delivery, settlement, dvol
     def delivery_price(self, currency: str, day: int) -> float:
