@@ -261,6 +261,48 @@ def test_debug_notices_do_not_reach_the_client(server):
     assert not [n for n in notices if n[0].startswith(("DEBUG", "LOG"))], notices
 
 
+def test_notices_amid_a_large_result_are_filtered_and_rows_kept(server):
+    """DEBUG notices dropped from the middle of a response of many DataRows; the rest intact, in order."""
+    notices: list[tuple[str, str]] = []
+    with connect(server) as conn:
+        conn.add_notice_handler(lambda d: notices.append((d.severity_nonlocalized, d.message_primary)))
+        conn.execute(
+            "CREATE FUNCTION noisy(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+            "IF i % 100 = 0 THEN RAISE DEBUG 'debug %', i; END IF; "
+            "IF i % 2500 = 0 THEN RAISE NOTICE 'notice %', i; END IF; RETURN i; END $$"
+        )
+        conn.execute("SET client_min_messages = debug1")
+        try:
+            rows = conn.execute(
+                "SELECT noisy(g), g::numeric(18,8), repeat('v', g % 50) FROM generate_series(1, 10000) g"
+            ).fetchall()
+        finally:
+            conn.execute("SET client_min_messages = notice")
+    assert rows == [(g, Decimal(g), "v" * (g % 50)) for g in range(1, 10001)]
+    assert notices == [("NOTICE", f"notice {i}") for i in (2500, 5000, 7500, 10000)]
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_large_results_intact_and_memory_does_not_grow_with_rows_returned(server):
+    # (PGlite's execProtocolRaw kept a parsed object for every message ever returned: ~40 MB a query.)
+    q = "SELECT g, g::numeric(18,8), 'row ' || g FROM generate_series(1, 100000) g"
+    with connect(server) as conn:
+        for _ in range(2):
+            rows = conn.execute(q).fetchall()
+        assert len(rows) == 100_000
+        assert rows[0] == (1, Decimal(1), "row 1") and rows[-1] == (100_000, Decimal(100_000), "row 100000")
+        assert sum(r[0] for r in rows) == 100_000 * 100_001 // 2
+        before = _rss_kb(server.pid)
+        for _ in range(6):
+            assert len(conn.execute(q).fetchall()) == 100_000
+        assert _rss_kb(server.pid) - before < 80_000
+
+
 def test_messages_larger_than_8k(server):
     big = "x" * 100_000
     with connect(server) as conn:
@@ -432,6 +474,8 @@ def test_restart_keeps_data_continuous_aggregate_and_jobs(data_dir):
         # a second server on the same directory would corrupt it: refused
         with pytest.raises(EmbeddedError, match=f"data directory {data} is in use"):
             EmbeddedServer(data=data).start(timeout=30)
+    # SIGTERM shut the backend down cleanly: pg_control's state (offset 16) is DB_SHUTDOWNED
+    assert struct.unpack_from("=I", (data / "global" / "pg_control").read_bytes(), 16)[0] == 1
 
     with EmbeddedServer(data=data) as srv, connect(srv) as conn:
         assert conn.execute("SELECT count(*), sum(px) FROM ticks").fetchone() == (

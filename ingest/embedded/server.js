@@ -6,7 +6,7 @@
 // PostgreSQL clients (psycopg, psql, ...) share it, much like PgBouncer in transaction mode. The rules,
 // each found by a failing test (see docs: shared/embedded-timescaledb.md):
 //
-//  1. PGlite gets only whole protocol messages, at most ~8 KB per execProtocolRaw() call; a single
+//  1. PGlite gets only whole protocol messages, at most ~8 KB per call into PGlite; a single
 //     larger message goes alone in its own call. (Its input loop silently drops the rest otherwise.)
 //  2. COPY ... FROM STDIN is answered by the proxy: it sends CopyInResponse itself, buffers CopyData
 //     until CopyDone/CopyFail and then hands Query + CopyData... + CopyDone to PGlite in one call.
@@ -77,7 +77,7 @@ const types = (buf) => [...backendMessages(buf)].map(([t]) => t).join('');
 // ---------------------------------------------------------------------------------------------
 // Protocol helpers
 // ---------------------------------------------------------------------------------------------
-const MAX_CALL = 8192; // bytes per execProtocolRaw call (rule 1)
+const MAX_CALL = 8192; // bytes per call into PGlite (rule 1)
 
 function msg(type, body) {
   const out = Buffer.allocUnsafe(5 + body.length);
@@ -165,9 +165,75 @@ function copyInResponse({ binary, ncols }) {
 // ---------------------------------------------------------------------------------------------
 // The backend: one PGlite, used by one client at a time
 // ---------------------------------------------------------------------------------------------
+// PGlite's execProtocolRaw() runs every response through its own JS protocol parser (one object per
+// message, every DataRow value decoded to a string) and keeps all those objects in a list that only
+// execProtocol() clears: about 3 us per value returned, and memory that grows with every row ever
+// sent. The proxy needs only the bytes, so it installs its own read/write callbacks on the WASM
+// module (what execProtocolRawSync does, minus the parser) and calls _interactive_one itself.
+// Consequently nothing may use PGlite's own protocol methods (query, exec, execProtocol*, close)
+// after this: shutdown goes through close() below. The pinned version (0.3.14) is what this was
+// written against.
+class RawChannel {
+  constructor(pg) {
+    const mod = pg.Module;
+    for (const f of ['addFunction', '_set_read_write_cbs', '_interactive_one', '_pgl_shutdown']) {
+      if (!mod || typeof mod[f] !== 'function') throw new Error(`PGlite module has no ${f}(): unsupported PGlite version`);
+    }
+    this.pg = pg;
+    this.mod = mod;
+    this.input = null; // bytes PGlite reads
+    this.readOffset = 0;
+    this.chunks = []; // copies of what PGlite wrote
+    this.size = 0;
+    const read = mod.addFunction((ptr, max) => {
+      const n = Math.min(this.input.length - this.readOffset, max);
+      if (n > 0) mod.HEAPU8.set(this.input.subarray(this.readOffset, this.readOffset + n), ptr);
+      this.readOffset += n;
+      return n;
+    }, 'iii');
+    const write = mod.addFunction((ptr, len) => {
+      // A copy: the WASM memory is reused (and may move when it grows).
+      this.chunks.push(Buffer.from(mod.HEAPU8.subarray(ptr, ptr + len)));
+      this.size += len;
+      return len;
+    }, 'iii');
+    mod._set_read_write_cbs(read, write);
+  }
+
+  // Synchronous: PGlite processes the messages and returns its whole response (a fresh Buffer).
+  exec(bytes) {
+    this.input = bytes;
+    this.readOffset = 0;
+    this.chunks = [];
+    this.size = 0;
+    try {
+      this.mod._interactive_one(bytes.length, bytes[0]);
+    } finally {
+      this.input = null;
+    }
+    const { chunks, size } = this;
+    this.chunks = [];
+    if (chunks.length === 1) return chunks[0];
+    return chunks.length ? Buffer.concat(chunks, size) : Buffer.alloc(0);
+  }
+
+  // What PGlite.close() does (Terminate, shut the backend down, close the file system), through
+  // our callbacks.
+  async close() {
+    try {
+      this.exec(msg('X', Buffer.alloc(0)));
+      this.mod._pgl_shutdown();
+    } catch (err) {
+      if (!(err && err.name === 'ExitStatus' && err.status === 0)) throw err;
+    }
+    await this.pg.fs.closeFs();
+  }
+}
+
 class Backend {
   constructor(pg, lockTimeout) {
     this.pg = pg;
+    this.raw = new RawChannel(pg);
     this.lockTimeout = lockTimeout;
     this.owner = null; // the Client currently owning the backend
     this.waiters = []; // [{client, resolve, reject, timer}]
@@ -180,16 +246,14 @@ class Backend {
   // directory synced whenever a transaction has completed.
   exec(bytes) {
     const run = async () => {
-      let raw;
+      let out;
       try {
-        raw = await this.pg.execProtocolRaw(bytes, { syncToFs: false });
+        out = this.raw.exec(bytes);
       } catch (err) {
         // The WASM backend cannot be recovered: stop, so that whoever launched us notices.
         log(`PGlite failed, exiting: ${err && err.stack ? err.stack : err}`);
         process.exit(70);
       }
-      // PGlite returns a view into a buffer it reuses: copy it.
-      const out = Buffer.from(raw);
       const last = lastReadyStatus(out);
       if (last) this.status = last;
       if (last === 'I') await this.pg.syncToFs();
@@ -243,10 +307,16 @@ class LockTimeout extends Error {}
 class ClientClosed extends Error {}
 
 // The status of the ReadyForQuery ending a response (a Query or Sync completed), else null.
+// (A tight loop over the message headers: a response may hold hundreds of thousands of DataRows.)
 function lastReadyStatus(buf) {
-  let last = null;
-  for (const [t, s, e] of backendMessages(buf)) last = t === 'Z' && e - s === 6 ? buf[s + 5] : null;
-  return last === null ? null : String.fromCharCode(last);
+  let i = 0;
+  let last = -1;
+  while (i + 5 <= buf.length) {
+    const len = buf.readInt32BE(i + 1);
+    last = buf[i] === 0x5a /* Z */ && len === 5 ? i : -1;
+    i += 1 + len;
+  }
+  return last < 0 || last + 6 > buf.length ? null : String.fromCharCode(buf[last + 5]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,14 +524,21 @@ class Client {
   // Forward a PGlite response: drop DEBUG/LOG notices (and our already-sent CopyInResponse),
   // then release the backend if the transaction is over.
   afterResponse(resp, sent, stripCopyIn) {
-    let keep = [];
-    let dropped = false;
-    for (const [t, s, e] of backendMessages(resp)) {
-      const drop = (t === 'N' && /^(DEBUG|LOG)/.test(noticeSeverity(resp, s, e))) || (stripCopyIn && t === 'G');
-      if (drop) dropped = true;
-      else keep.push(resp.subarray(s, e));
+    // Only a NoticeResponse (or the CopyInResponse) may have to go: copy only when one does.
+    let keep = null; // Buffers to send instead of resp, once something was dropped
+    let from = 0; // start of the messages kept but not yet pushed to keep
+    let i = 0;
+    while (i + 5 <= resp.length) {
+      const t = resp[i];
+      const e = i + 1 + resp.readInt32BE(i + 1);
+      if ((t === 0x4e /* N */ && /^(DEBUG|LOG)/.test(noticeSeverity(resp, i, e))) || (stripCopyIn && t === 0x47 /* G */)) {
+        (keep ||= []).push(resp.subarray(from, i));
+        from = e;
+      }
+      i = e;
     }
-    this.write(dropped ? Buffer.concat(keep) : resp);
+    if (keep) keep.push(resp.subarray(from));
+    this.write(keep ? Buffer.concat(keep) : resp);
     // Still ours while a transaction is open or an extended-protocol batch awaits its Sync. (A lone
     // Flush starts no batch: psycopg sends one after its pipeline's last Sync.)
     if (lastReadyStatus(resp)) this.midBatch = false;
@@ -677,7 +754,7 @@ async function main() {
         await backend.chain; // let a running call finish
         if (backend.status !== 'I') await backend.exec(query('ROLLBACK'));
         await backend.pg.syncToFs();
-        await backend.pg.close();
+        await backend.raw.close();
       }
     } catch (err) {
       log(`close: ${err}`);
