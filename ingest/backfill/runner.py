@@ -170,6 +170,13 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
     return result
 
 
+# ANALYZE samples 300 x the statistics target rows per chunk. The backfilled columns it covers (the key,
+# ts, close) need no fine histograms; 10 (3,000 rows a chunk) instead of the default 100 makes the
+# post-load ANALYZE ~6x cheaper (a year of candles on the embedded server: 0.65-0.9 s -> 0.1-0.14 s).
+# Autovacuum on a real server re-analyzes later at its own target.
+ANALYZE_STATISTICS_TARGET = 10
+
+
 def analyze_tables(conn: psycopg.Connection, ranges: dict[str, list]) -> list[str]:
     """ANALYZE what a backfill loaded: the embedded server has no autovacuum, and the planner needs
     fresh statistics after a big load. Only the chunks overlapping the loaded range of each hypertable,
@@ -183,8 +190,11 @@ def analyze_tables(conn: psycopg.Connection, ranges: dict[str, list]) -> list[st
                                              {"table": table, "lo": lo, "hi": hi}).fetchall()]
         targets = [sql.SQL(c) for c in chunks] or [sql.Identifier(table)]
         columns = sql.SQL(", ").join(map(sql.Identifier, analyzed_columns(table)))
-        for target in targets:
-            conn.execute(sql.SQL("ANALYZE {} ({})").format(target, columns))
+        with conn.transaction():
+            # SET LOCAL: the embedded server's session state is shared by every client
+            conn.execute(f"SET LOCAL default_statistics_target = {ANALYZE_STATISTICS_TARGET}")
+            for target in targets:
+                conn.execute(sql.SQL("ANALYZE {} ({})").format(target, columns))
         log.info("analyzed %s (%d chunk(s)) in %.1f s", table, len(chunks), time.monotonic() - t)
         done.append(table)
     return done
