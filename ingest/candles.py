@@ -12,10 +12,9 @@ from typing import Iterator
 
 import psycopg
 
-from ingest import quarantine
 from ingest.deribit.client import DeribitClient, DeribitError
 from ingest.deribit.quirks import CHART_LOWER_BOUND_SLACK_MS, MAX_CANDLES_PER_CALL, MINUTE_MS
-from ingest.load import copy_upsert
+from ingest.load import load_validated
 from ingest.tables import OPTIONS_OHLCV, TableSpec
 from ingest.validate import CandleColumns, Rejected, Validated, chart_candle_columns, chart_candles
 
@@ -91,10 +90,5 @@ class CandleFetcher:
 def load(conn: psycopg.Connection, spec: TableSpec, validated: Validated) -> tuple[int, int]:
     """Load validated candles and quarantine the rejects in one transaction. Options keep only
     candles with trades: a filler candle of an option that has not traded carries no information."""
-    rows = validated.rows
-    if spec is OPTIONS_OHLCV:
-        rows = [r for r in rows if r[6] > 0]
-    with conn.transaction():
-        loaded = copy_upsert(conn, spec, rows) if rows else 0
-        quarantined = quarantine.save(conn, validated.rejected)
-    return loaded, quarantined
+    rows = [r for r in validated.rows if r[6] > 0] if spec is OPTIONS_OHLCV else validated.rows
+    return load_validated(conn, spec, validated, rows=rows)

@@ -30,10 +30,9 @@ from typing import Any
 
 import psycopg
 
-from ingest import quarantine
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import FUNDING_ROWS_PER_CALL, HOUR_MS
-from ingest.load import copy_upsert
+from ingest.load import load_validated
 from ingest.tables import FUNDING_RATES
 from ingest.validate import Rejected, Validated, finite_number, is_number, json_safe, ms_to_datetime
 
@@ -108,10 +107,7 @@ def validate(instrument: str, result: Any, start_ms: int | None = None, end_ms: 
 
 def load(conn: psycopg.Connection, validated: Validated) -> tuple[int, int]:
     """COPY + upsert the rows and quarantine the rejects in one transaction (idempotent)."""
-    with conn.transaction():
-        loaded = copy_upsert(conn, FUNDING_RATES, validated.rows) if validated.rows else 0
-        quarantined = quarantine.save(conn, validated.rejected)
-    return loaded, quarantined
+    return load_validated(conn, FUNDING_RATES, validated)
 
 
 def pages_backwards(client: DeribitClient, instrument: str, end_ms: int, start_ms: int = 0

@@ -39,10 +39,9 @@ from typing import Any
 
 import psycopg
 
-from ingest import quarantine
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import HOUR_MS, INDEX_NAMES, MAX_DELIVERY_PRICES_PER_CALL, MINUTE_MS
-from ingest.load import copy_upsert
+from ingest.load import load_validated
 from ingest.tables import INDEX_PRICES
 from ingest.validate import Rejected, Validated, finite_number, is_number, json_safe, ms_to_datetime
 
@@ -187,7 +186,4 @@ def ticker(client: DeribitClient, index_name: str, ts_ms: int | None = None) -> 
 
 def load(conn: psycopg.Connection, validated: Validated) -> tuple[int, int]:
     """COPY + upsert into index_prices and quarantine the rejects, in one transaction (idempotent)."""
-    with conn.transaction():
-        loaded = copy_upsert(conn, INDEX_PRICES, validated.rows) if validated.rows else 0
-        quarantined = quarantine.save(conn, validated.rejected)
-    return loaded, quarantined
+    return load_validated(conn, INDEX_PRICES, validated)

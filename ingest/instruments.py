@@ -15,10 +15,9 @@ from typing import Any, Iterable
 
 import psycopg
 
-from ingest import quarantine
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import PERPETUAL_EXPIRATION_MS
-from ingest.load import copy_upsert
+from ingest.load import load_validated
 from ingest.sqlfiles import query
 from ingest.tables import INSTRUMENTS
 from ingest.validate import Rejected, Validated, is_number, json_safe, ms_to_datetime
@@ -65,11 +64,7 @@ def validate(items: Iterable[Any], source: str = "exchange") -> Validated:
 
 
 def upsert(conn: psycopg.Connection, validated: Validated) -> int:
-    with conn.transaction():
-        n = copy_upsert(conn, INSTRUMENTS, validated.rows, upsert_sql=query("instruments_upsert")) \
-            if validated.rows else 0
-        quarantine.save(conn, validated.rejected)
-    return n
+    return load_validated(conn, INSTRUMENTS, validated, upsert_sql=query("instruments_upsert"))[0]
 
 
 def sync(client: DeribitClient, conn: psycopg.Connection, currencies=("BTC", "ETH"),

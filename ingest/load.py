@@ -85,3 +85,17 @@ def copy_upsert(conn: psycopg.Connection, spec: TableSpec, rows: Iterable[Sequen
             cur.execute(upsert_sql if upsert_sql is not None else upsert_statement(spec, staging))
             changed = cur.rowcount
     return max(changed, 0)
+
+
+def load_validated(conn: psycopg.Connection, spec: TableSpec, validated, upsert_sql: str | None = None,
+                   rows: Sequence[Sequence] | None = None) -> tuple[int, int]:
+    """Load the valid rows and quarantine the rejects of one `Validated` in one transaction, so a batch
+    is either wholly recorded or not at all. `rows` overrides `validated.rows` (a filtered subset).
+    Returns (rows inserted or changed, rows quarantined)."""
+    from ingest import quarantine
+
+    rows = validated.rows if rows is None else rows
+    with conn.transaction():
+        loaded = copy_upsert(conn, spec, rows, upsert_sql) if rows else 0
+        quarantined = quarantine.save(conn, validated.rejected)
+    return loaded, quarantined

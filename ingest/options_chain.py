@@ -31,11 +31,11 @@ from typing import Any, Iterable
 
 import psycopg
 
-from ingest import greeks, quarantine
+from ingest import greeks
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import MAX_TRADES_PER_CALL, MINUTE_MS
 from ingest.deribit_calendar import parse_instrument_name
-from ingest.load import copy_upsert
+from ingest.load import load_validated
 from ingest.tables import OPTIONS_GREEKS
 from ingest.validate import Rejected, Validated, finite_number, json_safe, ms_to_datetime
 
@@ -175,10 +175,7 @@ def fetch_ticker(client: DeribitClient, instrument: str) -> Any:
 
 def load(conn: psycopg.Connection, validated: Validated) -> tuple[int, int]:
     """COPY + upsert into options_greeks, quarantine rejects; one transaction, idempotent."""
-    with conn.transaction():
-        loaded = copy_upsert(conn, OPTIONS_GREEKS, validated.rows) if validated.rows else 0
-        quarantined = quarantine.save(conn, validated.rejected)
-    return loaded, quarantined
+    return load_validated(conn, OPTIONS_GREEKS, validated)
 
 
 def traded_options(client: DeribitClient, currency: str, start_ms: int, end_ms: int,
