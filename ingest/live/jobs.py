@@ -291,7 +291,7 @@ def gap_repair(ctx, client, minute_ms: int) -> JobResult:
     gap_max_per_run gaps a run; a gap the exchange cannot fill is retried at most 3 times)."""
     r = JobResult()
     with ctx.connect() as conn:
-        gaps = conn.execute(query("live_gaps"), {"days": ctx.config.gap_days,
+        gaps = conn.execute(query("recent_gaps"), {"days": ctx.config.gap_days,
                                                  "limit": ctx.config.gap_max_per_run * 3}).fetchall()
     tried = ctx.state.setdefault("gap_attempts", {})
     done = 0

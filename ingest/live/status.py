@@ -53,7 +53,7 @@ def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
     with connect(url, autocommit=True) as conn:
         now = conn.execute("SELECT now()").fetchone()[0]
         datasets = _rows(conn, query("status_datasets"))
-        gaps = _rows(conn, query("status_gaps"), {"days": gap_days})
+        gaps = _gaps_by_dataset(_rows(conn, query("recent_gaps"), {"days": gap_days, "limit": None}))
         jobs = _rows(conn, query("status_jobs"))
         lease_row = lease_mod.current(conn, lease_name)
         if conn.execute("SELECT to_regclass('storage_usage')").fetchone()[0]:
@@ -92,6 +92,18 @@ def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
         "stale": stale,
         "ok": not stale,
     }
+
+
+def _gaps_by_dataset(gaps: list[dict]) -> list[dict]:
+    """Open gaps summed per dataset: count, missing minutes, the longest."""
+    out: dict[str, dict] = {}
+    for g in gaps:
+        d = out.setdefault(g["dataset"], {"dataset": g["dataset"], "gaps": 0, "missing_minutes": 0,
+                                          "longest_minutes": 0})
+        d["gaps"] += 1
+        d["missing_minutes"] += g["missing_minutes"]
+        d["longest_minutes"] = max(d["longest_minutes"], g["missing_minutes"])
+    return [out[k] for k in sorted(out)]
 
 
 def _fmt_lag(s: float | None) -> str:

@@ -1,6 +1,7 @@
 -- Missing minutes between stored candles of perpetuals and futures in the last %(days)s days
 -- (the same definition as the ohlcv_gaps view of sql/views/40_data_quality.sql, bounded in time so
 -- it stays cheap to run every few minutes). gap_start inclusive, gap_end exclusive (the next candle).
+-- Used by the gap-repair job (newest first, %(limit)s of them) and by `ingest status` (limit NULL: all).
 WITH candles AS (
     SELECT 'perpetuals_ohlcv'::text AS dataset, instrument_name, ts FROM perpetuals_ohlcv
     WHERE ts > now() - make_interval(secs => %(days)s * 86400)
