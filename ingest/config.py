@@ -57,6 +57,8 @@ class Settings:
     log_file: Path | None = None
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
+    # where `ingest run` keeps forward-only rows while the database does not answer (ingest/live/spool.py)
+    spool_dir: Path = Path(".data/spool")
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -74,6 +76,7 @@ class Settings:
             log_file=Path(log_file) if log_file else None,
             log_max_bytes=_env_int("INGEST_LOG_MAX_BYTES", 10 * 1024 * 1024),
             log_backups=_env_int("INGEST_LOG_BACKUPS", 5),
+            spool_dir=Path(_env("INGEST_SPOOL_DIR", ".data/spool")),
         )
 
     @property
