@@ -88,7 +88,8 @@ def validate(instrument: str, result: Any, start_ms: int | None = None, end_ms: 
     out = Validated()
     if not isinstance(result, list):
         if result not in (None, []):
-            out.rejected.append(Rejected(DATASET, instrument, "result is not a list", json_safe(result)))
+            out.rejected.append(Rejected(DATASET, instrument, "result is not a list", json_safe(result),
+                                         whole=True))
         return out
     seen: set[int] = set()
     for item in result:

@@ -95,7 +95,8 @@ def delivery_rows(index_name: str, result: Any, start_ms: int | None = None, end
     out = Validated()
     data = result.get("data") if isinstance(result, dict) else None
     if not isinstance(data, list):
-        out.rejected.append(Rejected(DATASET, index_name, "delivery prices: no data list", json_safe(result)))
+        out.rejected.append(Rejected(DATASET, index_name, "delivery prices: no data list", json_safe(result),
+                                     whole=True))
         return out
     for item in data:
         ts = _date_ms(item.get("date")) if isinstance(item, dict) else None

@@ -91,11 +91,18 @@ def load_validated(conn: psycopg.Connection, spec: TableSpec, validated, upsert_
                    rows: Sequence[Sequence] | None = None) -> tuple[int, int]:
     """Load the valid rows and quarantine the rejects of one `Validated` in one transaction, so a batch
     is either wholly recorded or not at all. `rows` overrides `validated.rows` (a filtered subset).
-    Returns (rows inserted or changed, rows quarantined)."""
-    from ingest import quarantine
+    Rows a column could not hold are quarantined too (never a rolled-back batch); the loaded time
+    range is recorded for the aggregate refresh. Returns (rows inserted or changed, rows quarantined)."""
+    from ingest import caggs, quarantine
+    from ingest.validate import Validated, within_limits
 
-    rows = validated.rows if rows is None else rows
+    if rows is not None:
+        validated = Validated(list(rows), validated.rejected)
+    validated = within_limits(spec, validated)
+    rows = validated.rows
     with conn.transaction():
         loaded = copy_upsert(conn, spec, rows, upsert_sql) if rows else 0
+        if rows and spec.hypertable:
+            caggs.record(conn, spec.name, min(r[0] for r in rows), max(r[0] for r in rows))
         quarantined = quarantine.save(conn, validated.rejected)
     return loaded, quarantined

@@ -6,7 +6,10 @@ migrations create have exactly these columns and types, so a migration and a loa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
 
 PRICE = "numeric(18,8)"
 AMOUNT = "numeric(24,8)"
@@ -30,6 +33,32 @@ class TableSpec:
     @property
     def value_columns(self) -> tuple[str, ...]:
         return tuple(c for c in self.column_names if c not in self.key)
+
+    @cached_property
+    def limits(self) -> dict[int, tuple[str, float]]:
+        """Column position -> (column, exclusive bound on |value|) for every NUMERIC(p,s) column: the
+        database refuses a value that rounds (to s decimals) to 10^(p-s) or more, and one such value
+        would roll back a whole COPY. Derived from the declared types, so the check and the schema
+        cannot disagree (tests/test_schema.py proves the types equal the migrated tables')."""
+        out = {}
+        for i, (column, pg_type) in enumerate(self.columns):
+            bound = numeric_bound(pg_type)
+            if bound is not None:
+                out[i] = (column, bound)
+        return out
+
+
+_NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
+
+
+def numeric_bound(pg_type: str) -> float | None:
+    """The smallest |value| NUMERIC(p,s) cannot hold, as a float: 10^(p-s) minus half a unit of the
+    last decimal (a value at or above it rounds up to 10^(p-s)); None for other types."""
+    m = _NUMERIC.fullmatch(pg_type)
+    if m is None:
+        return None
+    precision, scale = int(m[1]), int(m[2])
+    return float(Decimal(10) ** (precision - scale) - Decimal(5) * Decimal(10) ** (-scale - 1))
 
 
 _OHLCV = (("ts", TS), ("instrument_name", "text"), ("open", PRICE), ("high", PRICE), ("low", PRICE),
@@ -74,6 +103,7 @@ INSTRUMENTS = TableSpec(
 # the six market-data hypertables
 DATA_TABLES = (PERPETUALS_OHLCV, FUTURES_OHLCV, OPTIONS_OHLCV, OPTIONS_GREEKS, FUNDING_RATES, INDEX_PRICES)
 LOADED_TABLES = DATA_TABLES + (INSTRUMENTS,)
-BOOKKEEPING_TABLES = ("backfill_checkpoints", "quarantine", "job_heartbeats", "leader_lease")
+BOOKKEEPING_TABLES = ("backfill_checkpoints", "quarantine", "job_heartbeats", "leader_lease",
+                      "cagg_refresh_pending")
 
 OHLCV_TABLE_BY_KIND = {"perpetual": PERPETUALS_OHLCV, "future": FUTURES_OHLCV, "option": OPTIONS_OHLCV}

@@ -23,16 +23,33 @@ import numpy as np
 import orjson
 
 from ingest.deribit.quirks import MINUTE_MS
+from ingest.tables import PERPETUALS_OHLCV, TableSpec
 
 CHART_FIELDS = ("ticks", "open", "high", "low", "close", "volume", "cost")
 
 
 @dataclass
 class Rejected:
+    """A value or a payload that is not loaded. `whole` marks an answer broken as a whole (not an
+    object, arrays null or of different lengths, wrong types everywhere): that is a failed fetch, to
+    be fetched again, never data to quarantine while its window is marked done."""
+
     dataset: str
     instrument_name: str | None
     reason: str
     payload: Any
+    whole: bool = False
+
+    @property
+    def key(self) -> tuple:
+        """Identity across attempts: the same instrument and the same invalid values."""
+        return (self.instrument_name, orjson.dumps(self.payload, option=orjson.OPT_SORT_KEYS,
+                                                   default=str))
+
+
+class BrokenAnswer(Exception):
+    """An answer that stayed unusable on every attempt (malformed as a whole, or invalid values that
+    changed from one answer to the next): a failed fetch, retried on the next run — never data."""
 
 
 @dataclass
@@ -64,6 +81,47 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def out_of_range(spec: TableSpec, row: tuple) -> str | None:
+    """Why a row would not fit its table's NUMERIC columns (see TableSpec.limits), or None."""
+    for i, (column, bound) in spec.limits.items():
+        x = row[i]
+        if x is not None and is_number(x) and not abs(x) < bound:
+            return f"{column} {x!r} out of range for {spec.columns[i][1]}"
+    return None
+
+
+def within_limits(spec: TableSpec, validated: Validated) -> Validated:
+    """The same rows less those a column could not hold, which become Rejected (quarantined like any
+    invalid value) instead of rolling back the whole load."""
+    if not validated.rows:
+        return validated
+    keep = []
+    rejected = list(validated.rejected)
+    for row in validated.rows:
+        reason = out_of_range(spec, row)
+        if reason is None:
+            keep.append(row)
+        else:
+            rejected.append(Rejected(spec.name, _row_instrument(spec, row), reason, json_safe(
+                {c: (v.isoformat() if isinstance(v, datetime) else v)
+                 for c, v in zip(spec.column_names, row, strict=True)})))
+    if len(keep) == len(validated.rows):
+        return validated
+    return Validated(keep, rejected)
+
+
+def _row_instrument(spec: TableSpec, row: tuple) -> str | None:
+    for name in ("instrument_name", "index_name"):
+        if name in spec.column_names:
+            return row[spec.column_names.index(name)]
+    return None
+
+
+# candles: prices NUMERIC(18,8), volume and cost NUMERIC(24,8) (the three candle tables are alike)
+PRICE_BOUND = PERPETUALS_OHLCV.limits[2][1]
+AMOUNT_BOUND = PERPETUALS_OHLCV.limits[6][1]
+
+
 def candle_problem(o: Any, h: Any, low: Any, c: Any, v: Any, cost: Any) -> str | None:
     """Why a candle is invalid, or None when it is fine."""
     for name, x in (("open", o), ("high", h), ("low", low), ("close", c)):
@@ -73,11 +131,15 @@ def candle_problem(o: Any, h: Any, low: Any, c: Any, v: Any, cost: Any) -> str |
             return f"{name} is not finite"
         if x <= 0:
             return f"{name} is not positive"
+        if x >= PRICE_BOUND:
+            return f"{name} {x!r} out of range for numeric(18,8)"
     for name, x in (("volume", v), ("cost", cost)):
         if not finite_number(x):
             return f"{name} is not a finite number"
         if x < 0:
             return f"{name} is negative"
+        if x >= AMOUNT_BOUND:
+            return f"{name} {x!r} out of range for numeric(24,8)"
     if h < max(o, c):
         return "high below max(open, close)"
     if low > min(o, c):
@@ -202,8 +264,8 @@ def _vector_check(arrays: list[list], start_ms: int, end_ms: int, step_ms: int) 
     o, h, low, c, v, cost = values
     prices = np.stack((o, h, low, c))
     amounts = np.stack((v, cost))
-    if not (np.isfinite(prices).all() and (prices > 0).all() and np.isfinite(amounts).all()
-            and (amounts >= 0).all()):
+    if not (np.isfinite(prices).all() and (prices > 0).all() and (prices < PRICE_BOUND).all()
+            and np.isfinite(amounts).all() and (amounts >= 0).all() and (amounts < AMOUNT_BOUND).all()):
         return None
     if (h < np.maximum(o, c)).any() or (low > np.minimum(o, c)).any():
         return None
@@ -218,7 +280,7 @@ def chart_candle_columns(dataset: str, instrument: str, result: Any, start_ms: i
     out = CandleColumns(instrument)
     rejected: list[Rejected] = []
     if not isinstance(result, dict):
-        rejected.append(Rejected(dataset, instrument, "result is not an object", json_safe(result)))
+        rejected.append(Rejected(dataset, instrument, "result is not an object", json_safe(result), whole=True))
         return out, rejected
     if result.get("status") == "no_data" and not result.get("ticks"):
         return out, rejected
@@ -226,11 +288,12 @@ def chart_candle_columns(dataset: str, instrument: str, result: Any, start_ms: i
     if any(not isinstance(a, list) for a in arrays):
         missing = [f for f, a in zip(CHART_FIELDS, arrays, strict=True) if not isinstance(a, list)]
         rejected.append(Rejected(dataset, instrument, f"arrays missing or null: {', '.join(missing)}",
-                                 json_safe(result)))
+                                 json_safe(result), whole=True))
         return out, rejected
     lengths = {len(a) for a in arrays}
     if len(lengths) != 1:
-        rejected.append(Rejected(dataset, instrument, "arrays of different lengths", json_safe(result)))
+        rejected.append(Rejected(dataset, instrument, "arrays of different lengths", json_safe(result),
+                                 whole=True))
         return out, rejected
     n = len(arrays[0])
     idx = _vector_check(arrays, start_ms, end_ms, step_ms)

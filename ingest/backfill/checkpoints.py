@@ -1,6 +1,7 @@
 """Checkpoints per (dataset, instrument, window) in backfill_checkpoints.
 
-A window is 'done' when its rows were loaded: the checkpoint row is written in the same transaction
+A window is 'done' when its rows were loaded ('partial' when values that stayed invalid across answers
+were quarantined instead): the checkpoint row is written in the same transaction
 as the rows, so a kill -9 never leaves a loaded-but-unrecorded or recorded-but-unloaded window.
 A planned window is skipped when a 'done' checkpoint *contains* it (same start, end at least as late):
 the last, partial window of a previous run (cut at that run's "now") is fetched again, completed.
@@ -44,29 +45,18 @@ class DoneIndex:
                 return windows[key]
         return None
 
-    def count(self, instrument: str | None = None) -> int:
-        if instrument is not None:
-            return len(self.done.get(instrument, {}))
-        return sum(len(v) for v in self.done.values())
 
-
-def mark_done(conn: psycopg.Connection, dataset: str, instrument: str, start_ms: int, end_ms: int,
-              rows: int) -> None:
-    """Record a finished window; call inside the transaction that loaded its rows."""
-    conn.execute(query("backfill_mark_done"), {
-        "dataset": dataset, "instrument": instrument, "start": ms_to_datetime(start_ms),
-        "end": ms_to_datetime(end_ms), "rows": rows})
-
-
-def mark_done_many(conn: psycopg.Connection, windows: list[tuple[str, str, int, int, int]]) -> None:
-    """mark_done for several (dataset, instrument, start_ms, end_ms, rows) at once (one pipelined
-    executemany: no round trip per window)."""
+def mark_done_many(conn: psycopg.Connection, windows: list[tuple]) -> None:
+    """Record finished windows (dataset, instrument, start_ms, end_ms, rows, status, error), status
+    'done' or 'partial' (loaded less values quarantined after they stayed invalid across answers), in
+    the transaction that loaded their rows (one pipelined executemany: no round trip per window)."""
     if not windows:
         return
     with conn.cursor() as cur:
         cur.executemany(query("backfill_mark_done"), [
-            {"dataset": d, "instrument": i, "start": ms_to_datetime(s), "end": ms_to_datetime(e), "rows": n}
-            for d, i, s, e, n in windows])
+            {"dataset": d, "instrument": i, "start": ms_to_datetime(s), "end": ms_to_datetime(e), "rows": n,
+             "status": status, "error": error}
+            for d, i, s, e, n, status, error in windows])
 
 
 def mark_failed(conn: psycopg.Connection, dataset: str, instrument: str, start_ms: int, end_ms: int,

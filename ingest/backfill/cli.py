@@ -10,6 +10,12 @@ import click
 
 from ingest.backfill.runner import DEFAULT_INDEX_SOURCES, INDEX_SOURCES
 
+# exit statuses: 0 every planned window complete; 1 some window or instrument failed (run again: it
+# resumes and retries them); 2 usage error (click); 3 complete but for values the exchange sent
+# invalid twice (quarantined, window recorded 'partial')
+EXIT_FAILED = 1
+EXIT_PARTIAL = 3
+
 
 def parse_when(value: str | None) -> int | None:
     """'2024-06-01', '2024-06-01T12:30', '2024-06-01 12:30:00Z' (UTC) or epoch milliseconds -> ms."""
@@ -81,11 +87,20 @@ def _run(dataset: str, instruments, since, until, dry_run, resume, workers, pref
                                   dry_run=dry_run, workers=workers, depth=prefetch, refresh=not no_refresh,
                                   analyze=not no_analyze, echo=click.echo)
         except ValueError as exc:
+            if str(exc).startswith("bad --instrument"):
+                raise click.UsageError(str(exc)) from None
             raise click.ClickException(str(exc)) from None
-    if not result.ok:
-        click.echo(f"{len(result.failed) or result.stats.windows_failed} window(s) failed; "
-                   "run the same command again to retry them", err=True)
-        sys.exit(1)
+    if result.status == "failed":
+        click.echo(f"incomplete: {len(result.failed) or result.stats.windows_failed} window(s) failed"
+                   + (f", {len(result.stats.problems)} instrument(s) could not be planned"
+                      if result.stats.problems else "")
+                   + "; run the same command again to retry them", err=True)
+        sys.exit(EXIT_FAILED)
+    if result.status == "partial":
+        click.echo(f"complete but for {result.stats.quarantined} value(s) quarantined in "
+                   f"{result.stats.windows_partial} window(s): the exchange sent them invalid twice "
+                   "(see the quarantine table)", err=True)
+        sys.exit(EXIT_PARTIAL)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,8 +108,15 @@ def backfill() -> None:
     """Backfill history into TimescaleDB: complete, resumable, idempotent, at the API's rate limit.
 
     Checkpoints per instrument and window live in backfill_checkpoints: stop it (even kill -9) and
-    run the same command again to continue. Windows that kept failing are reported, exit status 1,
-    and retried on the next run.
+    run the same command again to continue. An answer with invalid content is fetched again; values
+    invalid in two answers are quarantined and their window recorded 'partial'.
+
+    \b
+    Exit status:
+      0  every planned window complete
+      1  windows or instruments failed (listed); run the same command again to retry them
+      2  usage error (e.g. a malformed --instrument name)
+      3  complete but for quarantined values (windows recorded 'partial', listed)
 
     \b
     Example:

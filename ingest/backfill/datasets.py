@@ -18,7 +18,7 @@ from ingest import deribit_calendar as cal
 from ingest import funding as funding_mod
 from ingest import index_prices
 from ingest.backfill.checkpoints import DoneIndex
-from ingest.backfill.engine import Fetched, Part, Window
+from ingest.backfill.engine import Fetched, Part, Window, fetch_checked
 from ingest.candles import CandleFetcher
 from ingest.deribit.client import DeribitClient, DeribitError, RequestFailed
 from ingest.deribit.quirks import (
@@ -40,9 +40,13 @@ from ingest.tables import (
     PERPETUALS_OHLCV,
     TableSpec,
 )
-from ingest.validate import Validated
+from ingest.validate import BrokenAnswer, Rejected, Validated, json_safe
 
 log = logging.getLogger("ingest.backfill")
+
+# probes load nothing: a pseudo-table for their one-row answers (no NUMERIC column, nothing to bound)
+PROBE = TableSpec("probe", (("first_tick", "bigint"),), ("first_tick",), hypertable=False)
+PROBE_ERRORS = (RequestFailed, DeribitError, BrokenAnswer)
 
 CANDLE_GRID_MS = MAX_CANDLES_PER_CALL * MINUTE_MS
 FUNDING_GRID_MS = FUNDING_ROWS_PER_CALL * HOUR_MS
@@ -80,6 +84,9 @@ class Context:
     until_ms: int | None = None
     instruments: list[str] = field(default_factory=list)
     fetcher: CandleFetcher | None = None
+    # what failed outside a window (an instrument the exchange does not know, a probe that kept
+    # failing): reported in the summary, and the run's exit status is not 0
+    problems: list[str] = field(default_factory=list)
     _listing: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -124,24 +131,45 @@ class Context:
         return out
 
     def first_candle_ms(self, name: str) -> int | None:
-        """Probe: the first daily candle of an instrument (www, else the history host); None if the
-        exchange does not know it or it never traded."""
+        """Probe: the first daily candle of an instrument (www, else the history host); None when
+        neither host knows it, or it never traded. Raises (RequestFailed, DeribitError, BrokenAnswer)
+        when the exchange's answers cannot decide: a broken answer never means "not listed"."""
         params = {"instrument_name": name, "start_timestamp": EARLIEST_MS,
                   "end_timestamp": self.now_ms, "resolution": "1D"}
         for host in ("www", "history"):
             try:
-                result = self.client.call("get_tradingview_chart_data", params, host=host)
+                result = fetch_checked(lambda host=host: _probe_answer(self.client, name, params, host)) \
+                    .parts[0].validated.rows
             except DeribitError as exc:
                 if exc.instrument_not_found:
                     continue
-                return None
-            ticks = result.get("ticks") if isinstance(result, dict) else None
-            if ticks:
+                raise
+            if result:
                 if host == "history":
                     self.fetcher.prefer_history(name)  # archived: chart data lives on the history host
-                return int(min(ticks))
+                return result[0][0]
             return None
         return None
+
+    def problem(self, name: str, what: str) -> None:
+        log.warning("%s: %s", name, what)
+        self.problems.append(f"{name}: {what}")
+
+
+def _probe_answer(client: DeribitClient, name: str, params: dict, host: str) -> Fetched:
+    """A probe's answer as a Fetched whose one row is (first tick,), or no row for `no_data`; an answer
+    without a usable ticks array is rejected as a whole (so that fetch_checked asks again)."""
+    result = client.call("get_tradingview_chart_data", params, host=host)
+    validated = Validated()
+    ticks = result.get("ticks") if isinstance(result, dict) else None
+    if isinstance(result, dict) and result.get("status") == "no_data" and not ticks:
+        pass
+    elif not isinstance(ticks, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in ticks):
+        validated.rejected.append(Rejected("probe", name, "chart data without a list of integer ticks",
+                                           json_safe(result), whole=True))
+    elif ticks:
+        validated.rows.append((int(min(ticks)),))
+    return Fetched([Part(PROBE, validated)])
 
 
 def grid_windows(start_ms: int, end_ms: int, width_ms: int, step_ms: int) -> Iterator[tuple[int, int, int]]:
@@ -164,21 +192,9 @@ def _ms_of(value) -> int | None:
 # --------------------------------------------------------------------------- candles
 
 
-PAYLOAD_ATTEMPTS = 3
-
-
-def _whole_payload(rejected) -> bool:
-    return not (isinstance(rejected.payload, dict) and "tick" in rejected.payload)
-
-
 def _candle_fetch(ctx: Context, dataset: str, spec: TableSpec, name: str, start: int, end: int):
     def fetch() -> Fetched:
-        # a payload broken as a whole (null arrays, not an object) is fetched again a few times before
-        # it is quarantined as one record: the exchange answers correctly on the next try
-        for _ in range(PAYLOAD_ATTEMPTS):
-            columns, rejected, _host = ctx.fetcher.fetch_columns(dataset, name, start, end)
-            if not any(_whole_payload(r) for r in rejected):
-                break
+        columns, rejected, _host = ctx.fetcher.fetch_columns(dataset, name, start, end)
         if spec is OPTIONS_OHLCV:
             # options: only candles with trades (a filler candle of an illiquid option says nothing)
             columns = columns.traded()
@@ -208,10 +224,15 @@ def perpetual_targets(ctx: Context) -> list[Target]:
             listed[item.get("instrument_name")] = item
     out = []
     for n in names:
-        start = _ms_of((listed.get(n) or {}).get("creation_timestamp")) or PERPETUAL_LISTING_MS.get(n) \
-            or ctx.first_candle_ms(n)
+        start = _ms_of((listed.get(n) or {}).get("creation_timestamp")) or PERPETUAL_LISTING_MS.get(n)
         if start is None:
-            log.warning("%s: unknown instrument, skipped", n)
+            try:
+                start = ctx.first_candle_ms(n)
+            except PROBE_ERRORS as exc:
+                ctx.problem(n, f"could not tell whether it exists: {exc}")
+                continue
+        if start is None:
+            ctx.problem(n, "instrument not found (neither host knows it, or it never traded)")
             continue
         out.append(Target(n, start, ctx.last_minute_ms, "exchange" if n in listed else "given"))
     return out
@@ -227,11 +248,9 @@ def future_targets(ctx: Context, probe: bool = True) -> Iterator[Target]:
     candidates: dict[str, int] = {}
     if ctx.instruments:
         for n in ctx.instruments:
-            if not n.endswith("PERPETUAL"):
-                try:
-                    candidates[n] = cal.to_ms(cal.parse_instrument_name(n).expiry)
-                except ValueError:
-                    log.warning("%s: not a future name, skipped", n)
+            parsed = cal.parse_instrument_name(n)  # the runner checked the names
+            if parsed.kind == "future" and not parsed.is_perpetual:
+                candidates[n] = cal.to_ms(parsed.expiry)
     else:
         for cur in ctx.currencies():
             expiries = set(cal.quarterly_expiries(QUARTERLIES_FROM, now))
@@ -247,8 +266,12 @@ def future_targets(ctx: Context, probe: bool = True) -> Iterator[Target]:
         item = listed.get(name)
         if item is not None:
             start = _ms_of(item.get("creation_timestamp"))
-            if start is None:
-                start = ctx.first_candle_ms(name) if probe else None
+            if start is None and probe:
+                try:
+                    start = ctx.first_candle_ms(name)
+                except PROBE_ERRORS as exc:
+                    ctx.problem(name, f"probe failed, skipped this run: {exc}")
+                    continue
             if start is None:
                 continue
             yield Target(name, start, end, "exchange", item)
@@ -261,11 +284,13 @@ def future_targets(ctx: Context, probe: bool = True) -> Iterator[Target]:
             continue
         try:
             start = ctx.first_candle_ms(name)
-        except RequestFailed as exc:
-            log.warning("%s: probe failed (%s); skipped this run", name, exc)
+        except PROBE_ERRORS as exc:
+            ctx.problem(name, f"probe failed, skipped this run: {exc}")
             continue
         if start is None:
-            continue  # the exchange never listed it
+            if ctx.instruments:
+                ctx.problem(name, "instrument not found (neither host knows it, or it never traded)")
+            continue  # a calendar date the exchange never listed
         item = {"instrument_name": name, "kind": "future", "base_currency": parsed.base_currency,
                 "quote_currency": "USD", "settlement_currency": parsed.base_currency,
                 "settlement_period": cal.settlement_period(parsed.expiry), "expiration_timestamp": expiry_ms,
@@ -277,19 +302,21 @@ def option_targets(ctx: Context) -> list[Target]:
     """Active options and the recently expired ones get_instruments lists (expired=true)."""
     listed = ctx.listed("option")
     if ctx.instruments:
-        names = [n for n in ctx.instruments if n in listed or n.count("-") == 3]
+        names = [n for n in ctx.instruments if cal.parse_instrument_name(n).kind == "option"]
     else:
         names = list(listed)
     out = []
     for n in names:
         item = listed.get(n)
         if item is None:
-            start = ctx.first_candle_ms(n)
+            expiry = cal.to_ms(cal.parse_instrument_name(n).expiry)
             try:
-                expiry = cal.to_ms(cal.parse_instrument_name(n).expiry)
-            except ValueError:
+                start = ctx.first_candle_ms(n)
+            except PROBE_ERRORS as exc:
+                ctx.problem(n, f"could not tell whether it exists: {exc}")
                 continue
             if start is None:
+                ctx.problem(n, "instrument not found (neither host knows it, or it never traded)")
                 continue
         else:
             start = _ms_of(item.get("creation_timestamp"))
@@ -392,7 +419,11 @@ def _trades_fetch(ctx: Context, currency: str, index_name: str, start: int, end:
                 "currency": currency, "kind": "future", "start_timestamp": cursor, "end_timestamp": end,
                 "count": MAX_TRADES_PER_CALL, "sorting": "asc"}, host="history")
             page = result.get("trades") if isinstance(result, dict) else None
-            page = [t for t in page or [] if isinstance(t, dict)]
+            if not isinstance(page, list):
+                broken = Validated([], [Rejected("index_trades", index_name, "trades answer without a trades list",
+                                                 json_safe(result), whole=True)])
+                return Fetched([Part(INDEX_PRICES, broken)])
+            page = [t for t in page if isinstance(t, dict)]
             new = [t for t in page if t.get("trade_id") not in seen]
             trades.extend(new)
             seen.update(t.get("trade_id") for t in new)

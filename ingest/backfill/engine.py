@@ -2,15 +2,21 @@
 thread loads each window and its checkpoint in one short transaction, in plan order.
 
 * at most `depth` windows are in flight, so memory stays flat however long the range;
-* a window whose fetch keeps failing (RequestFailed after the client's retries, or an API error) is
-  recorded as 'failed' and the rest continues; the next run retries it;
+* an answer with anything invalid in it is fetched again (`fetch_checked`): a broken answer is a
+  failed fetch, not data. Only values that come back invalid, identically, on a second answer are
+  quarantined, and their window is recorded as 'partial';
+* a window whose fetch keeps failing (RequestFailed after the client's retries, an API error, or an
+  answer broken on every attempt) is recorded as 'failed' and the rest continues; the next run
+  retries it. A database error while loading one window fails that window only;
+* every load records its time range for the aggregate refresh (ingest/caggs.py) in its transaction;
 * no transaction is ever open across an HTTP call (the embedded server serialises transactions).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,14 +24,14 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ingest import quarantine
+from ingest import caggs, quarantine
 from ingest.backfill import checkpoints
 from ingest.backfill.progress import Progress, Stats
 from ingest.deribit.client import DeribitError, RequestFailed
 from ingest.load import copy_into, copy_upsert
 from ingest.sqlfiles import query
 from ingest.tables import TableSpec
-from ingest.validate import CandleColumns, Validated, ms_to_datetime
+from ingest.validate import BrokenAnswer, CandleColumns, Validated, ms_to_datetime, within_limits
 
 log = logging.getLogger("ingest.backfill")
 
@@ -54,6 +60,11 @@ class Part:
     def count(self) -> int:
         return len(self.columns) if self.columns is not None else len(self.validated.rows)
 
+    def check_limits(self) -> None:
+        """Rows a column could not hold become rejects (candle columns are checked while validated)."""
+        if self.columns is None:
+            self.validated = within_limits(self.spec, self.validated)
+
     def ts_range(self) -> tuple | None:
         if self.columns is not None:
             ticks = self.columns.ticks
@@ -66,6 +77,42 @@ class Part:
 class Fetched:
     parts: list[Part] = field(default_factory=list)
     empty: bool = False  # the API answered with nothing at all
+    partial: bool = False  # values stayed invalid across answers: loaded less those, quarantined
+
+    @property
+    def rejected(self) -> list:
+        return [r for p in self.parts for r in p.validated.rejected]
+
+
+# An answer with invalid content is fetched up to this many times, pausing between attempts.
+PAYLOAD_ATTEMPTS = 4
+PAYLOAD_PAUSES_S = (0.2, 0.5, 1.0)
+
+
+def fetch_checked(fetch: Callable[[], "Fetched"], attempts: int = PAYLOAD_ATTEMPTS,
+                  pauses: tuple[float, ...] = PAYLOAD_PAUSES_S) -> "Fetched":
+    """Fetch until an answer is clean, or until its invalid values repeat exactly (then they are the
+    exchange's data, not a transmission accident: the result is marked partial and its rejects are
+    quarantined). Raises BrokenAnswer when every attempt was broken as a whole, or its invalid values
+    kept changing: the window is then failed and fetched again by the next run."""
+    previous: set | None = None
+    first = None
+    for attempt in range(attempts):
+        fetched = fetch()
+        for part in fetched.parts:
+            part.check_limits()
+        rejected = fetched.rejected
+        if not rejected:
+            return fetched
+        first = next((r for r in rejected if r.whole), rejected[0])
+        keys = None if any(r.whole for r in rejected) else {r.key for r in rejected}
+        if keys is not None and previous is not None and keys <= previous:
+            fetched.partial = True
+            return fetched
+        previous = keys
+        if attempt + 1 < attempts:
+            time.sleep(pauses[min(attempt, len(pauses) - 1)])
+    raise BrokenAnswer(f"answer still invalid after {attempts} attempts ({first.reason})")
 
 
 @dataclass
@@ -110,14 +157,6 @@ def _dedupe(rows: list) -> list:
     return out
 
 
-def window_is_empty(conn: psycopg.Connection, part: Part) -> bool:
-    """True when the part's window of its instrument holds no row yet (inside the caller's transaction)."""
-    name, start, end = part.window
-    return not conn.execute(sql.SQL(query("backfill_window_has_rows")).format(
-        table=sql.Identifier(part.spec.name)),
-        {"instrument": name, "start": ms_to_datetime(start), "end": ms_to_datetime(end)}).fetchone()[0]
-
-
 def empty_windows(conn: psycopg.Connection, parts: list[Part]) -> set[int]:
     """The ids of the parts whose window holds no row yet: window_is_empty for many parts in one
     pipeline (one round trip instead of one per window)."""
@@ -136,20 +175,6 @@ def copy_rows(conn: psycopg.Connection, spec: TableSpec, rows: list, text: list[
     are pre-formatted rows (see Part.prepare)."""
     copy_into(conn, spec, rows, text)
     return len(rows)
-
-
-def load_part(conn: psycopg.Connection, part: Part, fast: bool = True) -> int:
-    """Load one part inside the caller's transaction; returns rows inserted or changed."""
-    if not part.count:
-        return 0
-    part.prepare()
-    text = [part.text] if part.text else []
-    rows = part.validated.rows
-    if fast and part.window is not None and window_is_empty(conn, part):
-        rows = _dedupe(rows)
-        copy_rows(conn, part.spec, rows, text)
-        return part.text_rows + len(rows)
-    return copy_upsert(conn, part.spec, rows, text=text)
 
 
 class Engine:
@@ -190,7 +215,7 @@ class Engine:
                     if w.stop_on_empty and sum(1 for p, _ in pending if p.stop_on_empty) >= 2:
                         peeked.append(w)
                         return
-                    pending.append((w, pool.submit(w.fetch)))
+                    pending.append((w, pool.submit(fetch_checked, w.fetch)))
 
             try:
                 fill()
@@ -203,7 +228,7 @@ class Engine:
                         w, future = pending.popleft()
                         try:
                             fetched = future.result()
-                        except (RequestFailed, DeribitError) as exc:
+                        except (RequestFailed, DeribitError, BrokenAnswer) as exc:
                             self._failed(w, str(exc))
                             continue
                         if fetched.empty and w.stop_on_empty and w.group is not None:
@@ -221,6 +246,7 @@ class Engine:
                     future.cancel()
 
     def _failed(self, w: Window, error: str) -> None:
+        error = " ".join(error.split())
         log.warning("window failed: %s %s [%d, %d]: %s", w.dataset, w.instrument, w.start_ms, w.end_ms, error)
         self.stats.windows_failed += 1
         self.stats.failures.append((w.dataset, w.instrument, w.start_ms, w.end_ms, error))
@@ -228,11 +254,32 @@ class Engine:
             checkpoints.mark_failed(self.conn, w.dataset, w.instrument, w.start_ms, w.end_ms, error)
 
     def _load(self, batch: list[tuple[Window, Fetched]]) -> None:
+        """All windows of the batch in one transaction; if the database refuses it (a value no check
+        foresaw, a constraint), each window alone, so that one window's data cannot stop the others."""
+        try:
+            self._load_transaction(batch)
+        except psycopg.OperationalError:
+            raise  # the database is away: stop; the next run resumes from the checkpoints
+        except psycopg.DatabaseError as exc:
+            if len(batch) > 1:
+                log.warning("loading %d windows failed (%s); loading them one by one", len(batch),
+                            str(exc).splitlines()[0])
+                for one in batch:
+                    self._load([one])
+                return
+            w, _ = batch[0]
+            self._failed(w, f"database refused the window: {str(exc).splitlines()[0]}")
+
+    def _load_transaction(self, batch: list[tuple[Window, Fetched]]) -> None:
         # per table: rows that can be COPYed straight in (their window held nothing) and rows that
         # need the staging upsert; one COPY of each kind per table per transaction
         fast: dict[str, _Load] = {}
         slow: dict[str, _Load] = {}
         done = []
+        touched = Touched()
+        rows_by_table: Counter = Counter()
+        fetched_by_table: Counter = Counter()
+        quarantined = partial = 0
         with self.conn.transaction():
             loadable = [p for _, fetched in batch for p in fetched.parts if p.count]
             for part in loadable:
@@ -247,19 +294,34 @@ class Engine:
                         load = (fast if id(part) in direct else slow).setdefault(part.spec.name,
                                                                                  _Load(part.spec))
                         load.add(part)
-                    self.stats.fetched[part.spec.name] += n
-                    self.stats.quarantined += quarantine.save(self.conn, part.validated.rejected)
+                    fetched_by_table[part.spec.name] += n
+                    quarantined += quarantine.save(self.conn, part.validated.rejected)
                     loaded_total += n
-                    self.touched.add_range(part.spec.name, part.ts_range())
+                    touched.add_range(part.spec.name, part.ts_range())
+                if fetched.partial:
+                    partial += 1
+                    reasons = sorted({r.reason for r in fetched.rejected})
+                    self.stats.partial.append((w.dataset, w.instrument, w.start_ms, w.end_ms,
+                                               len(fetched.rejected), "; ".join(reasons)[:500]))
                 if w.checkpoint:
-                    done.append((w.dataset, w.instrument, w.start_ms, w.end_ms, loaded_total))
+                    done.append((w.dataset, w.instrument, w.start_ms, w.end_ms, loaded_total,
+                                 "partial" if fetched.partial else "done",
+                                 "; ".join(sorted({r.reason for r in fetched.rejected}))[:2000] or None))
             checkpoints.mark_done_many(self.conn, done)
             for load in fast.values():
                 copy_rows(self.conn, load.spec, _dedupe(load.rows), load.text)
-                self.stats.rows[load.spec.name] += load.count + len(_dedupe(load.rows))
+                rows_by_table[load.spec.name] += load.count + len(_dedupe(load.rows))
             for load in slow.values():
-                changed = copy_upsert(self.conn, load.spec, load.rows, text=load.text)
-                self.stats.rows[load.spec.name] += changed
+                rows_by_table[load.spec.name] += copy_upsert(self.conn, load.spec, load.rows, text=load.text)
+            for table, (lo, hi) in touched.ranges.items():
+                caggs.record(self.conn, table, lo, hi)
+        # counted once committed (a batch retried window by window is not counted twice)
+        self.stats.rows.update(rows_by_table)
+        self.stats.fetched.update(fetched_by_table)
+        self.stats.quarantined += quarantined
+        self.stats.windows_partial += partial
+        for table, lo_hi in touched.ranges.items():
+            self.touched.add_range(table, lo_hi)
         self.stats.windows_done += len(batch)
 
 

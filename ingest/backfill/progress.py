@@ -30,8 +30,11 @@ class Stats:
     windows_done: int = 0
     windows_skipped: int = 0
     windows_failed: int = 0
+    windows_partial: int = 0  # loaded, less values quarantined after they stayed invalid
     quarantined: int = 0
     failures: list = field(default_factory=list)  # (dataset, instrument, start_ms, end_ms, error)
+    partial: list = field(default_factory=list)  # (dataset, instrument, start_ms, end_ms, rejected, reasons)
+    problems: list = field(default_factory=list)  # what failed outside a window (e.g. an unknown instrument)
 
     @property
     def elapsed(self) -> float:
@@ -74,7 +77,8 @@ class Progress:
         eta = (elapsed / fetched_windows * remaining) if fetched_windows else 0.0
         frac = done / self.planned if self.planned else 0.0
         return (f"{self.label}: {done}/{self.planned} windows ({frac:5.1%}), {s.total_rows:,} rows, "
-                f"{rate:,.0f} rows/s, {s.quarantined} quarantined, {s.windows_failed} failed, "
+                f"{rate:,.0f} rows/s, {s.quarantined} quarantined, {s.windows_partial} partial, "
+                f"{s.windows_failed} failed, "
                 f"elapsed {_duration(elapsed)}, ETA {_duration(eta)}")
 
     def bar(self) -> str:
@@ -104,6 +108,10 @@ class Progress:
             self.stream.flush()
 
 
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
 def summary(stats: Stats, client_stats: dict, failed: list[tuple] | None = None) -> str:
     """The closing summary: rows per table, requests, retries, quarantined, failed windows, speed."""
     elapsed = stats.elapsed
@@ -114,8 +122,8 @@ def summary(stats: Stats, client_stats: dict, failed: list[tuple] | None = None)
                      f"{stats.rows[t]:>12,} inserted or changed")
     if not tables:
         lines.append("  (no rows)")
-    lines.append(f"  windows                {stats.windows_done:,} loaded, {stats.windows_skipped:,} skipped "
-                 f"(already done), {stats.windows_failed:,} failed")
+    lines.append(f"  windows                {stats.windows_done:,} loaded ({stats.windows_partial:,} partial), "
+                 f"{stats.windows_skipped:,} skipped (already done), {stats.windows_failed:,} failed")
     lines.append(f"  requests               {client_stats.get('requests', 0):,} "
                  f"(retries {client_stats.get('retries', 0):,}, "
                  f"rate-limited {client_stats.get('rate_limited', 0):,})")
@@ -123,6 +131,11 @@ def summary(stats: Stats, client_stats: dict, failed: list[tuple] | None = None)
     lines.append(f"  elapsed                {_duration(elapsed)} ({elapsed:.1f} s)")
     rate = stats.candles / elapsed if elapsed > 0 else 0.0
     lines.append(f"  candles/s              {rate:,.0f}")
+    for dataset, name, start, end, n, reasons in stats.partial:
+        lines.append(f"  PARTIAL {dataset} {name} {_when(start)} .. {_when(end)}: {n} value(s) quarantined "
+                     f"(invalid in two answers): {reasons}")
+    for problem in stats.problems:
+        lines.append(f"  FAILED {problem}")
     for f in failed or []:
         dataset, name, start, end, attempts, error = f
         lines.append(f"  FAILED {dataset} {name} {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} "

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from ingest import caggs
+from ingest import deribit_calendar as cal
 from ingest import instruments as instruments_mod
-from ingest.backfill import caggs, checkpoints
+from ingest.backfill import checkpoints
 from ingest.backfill import datasets as ds
 from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Engine, Window
@@ -59,7 +61,45 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and self.stats.windows_failed == 0
+        return self.status == "ok"
+
+    @property
+    def status(self) -> str:
+        """'failed' (windows or instruments failed: run again), 'partial' (complete but for values
+        quarantined after two answers showed them invalid), or 'ok'."""
+        if self.failed or self.stats.windows_failed or self.stats.problems:
+            return "failed"
+        if self.stats.windows_partial:
+            return "partial"
+        return "ok"
+
+
+# kinds of instrument each dataset takes from --instrument (a name of another kind is an error when
+# the dataset is named alone; `all` gives each dataset the names of its kind)
+DATASET_KINDS = {"perpetuals": {"perpetual"}, "futures": {"future"}, "options": {"option"},
+                 "funding": {"perpetual"}, "index": {"perpetual", "future", "option"}}
+
+
+def instrument_kind(name: str) -> str:
+    """'perpetual', 'future' or 'option'; ValueError (saying why) for a name Deribit would refuse."""
+    parsed = cal.parse_instrument_name(name)
+    return "perpetual" if parsed.is_perpetual else parsed.kind
+
+
+def check_instruments(names, datasets) -> None:
+    """Refuse malformed names, and names no requested dataset takes, before anything is fetched."""
+    problems = []
+    for name in names:
+        try:
+            kind = instrument_kind(name)
+        except ValueError as exc:
+            problems.append(f"{name!r}: {exc}")
+            continue
+        if not any(kind in DATASET_KINDS[d] for d in datasets):
+            problems.append(f"{name!r} is a {kind}; {'/'.join(datasets)} takes "
+                            f"{' or '.join(sorted(set().union(*(DATASET_KINDS[d] for d in datasets))))} names")
+    if problems:
+        raise ValueError("bad --instrument: " + "; ".join(problems))
 
 
 def server_now(client: DeribitClient) -> int:
@@ -69,11 +109,13 @@ def server_now(client: DeribitClient) -> int:
 
 def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, sources, counter=None,
              probe: bool = True, progress: Progress | None = None) -> Iterator[Window]:
-    def count(*_args):
+    def count(*args):
         if progress is not None:
             progress.add_planned(1)
+            if args[-1]:  # a window a 'done' checkpoint contains
+                progress.stats.windows_skipped += 1
         if counter is not None:
-            counter(*_args)
+            counter(*args)
 
     if dataset == "perpetuals":
         done = DoneIndex.load(conn, "perpetuals")
@@ -139,6 +181,7 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
     bad = [s for s in sources if s not in INDEX_SOURCES]
     if bad:
         raise ValueError(f"unknown index source(s) {bad}; one of {', '.join(INDEX_SOURCES)}")
+    check_instruments(instruments, names)
     now_ms = server_now(client)
     ctx = ds.Context(client, now_ms, since_ms, until_ms, list(instruments))
     stats = Stats()
@@ -159,10 +202,12 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
     finally:
         progress.update(force=True)
         progress.close()
+    stats.problems.extend(ctx.problems)
     if analyze and engine.touched.ranges:
         result.analyzed = analyze_tables(conn, engine.touched.ranges)
-    if refresh and engine.touched.ranges:
-        result.refreshed = caggs.refresh(conn, engine.touched.ranges)
+    if refresh:
+        # every range loaded and not yet refreshed, by this run or by an earlier one that was killed
+        result.refreshed = caggs.refresh_pending(conn)
     cps = sorted({cp for n in names for cp in CHECKPOINT_DATASETS[n]})
     result.failed = checkpoints.failed_windows(conn, cps)
     result.text = summary(stats, client.stats, result.failed)
