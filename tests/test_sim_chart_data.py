@@ -77,7 +77,8 @@ def test_resolutions_aggregate_minutes(sim, res):
     end = start + 6 * minutes * MIN
     agg = chart(sim, "ETH-PERPETUAL", start - 1, end - 1, res).json()["result"]
     one = chart(sim, "ETH-PERPETUAL", start - 1, end - 1 + minutes * MIN, "1").json()["result"]
-    assert all(t % (minutes * MIN) == 0 for t in agg["ticks"])
+    offset = 8 * 3600_000 if res == "1D" else 0  # daily candles are ticked at 08:00 UTC
+    assert agg["ticks"] and all((t - offset) % (minutes * MIN) == 0 for t in agg["ticks"])
     for j, tick in enumerate(agg["ticks"]):
         idx = [i for i, t in enumerate(one["ticks"]) if tick <= t < tick + minutes * MIN]
         if not idx:

@@ -34,7 +34,8 @@ def test_744_counted_back_from_end(sim):
 
 def test_short_range_and_start(sim):
     rows = fund(sim, NOW - 10 * H, NOW).json()["result"]
-    assert [r["timestamp"] for r in rows] == [NOW - i * H for i in range(10, -1, -1)]
+    # start-exclusive like Deribit's (its docs example asks 00:00-04:00 and gets 01:00..04:00)
+    assert [r["timestamp"] for r in rows] == [NOW - i * H for i in range(9, -1, -1)]
     early = fund(sim, 0, 1556668800000 + 5 * H).json()["result"]  # 2019-05-01 + 5h
     assert early[0]["timestamp"] == 1556668800000 and len(early) == 6
     assert fund(sim, 0, 1556668800000 - 1).json()["result"] == []

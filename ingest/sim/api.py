@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import base64
+import re
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,16 +21,20 @@ from ingest.sim.market import (
     CURRENCIES,
     DAY_MS,
     DVOL_START_MS,
+    FUNDING_CHART_LENGTHS,
     HOUR_MS,
     MIN_MS,
     RESOLUTIONS,
     T0_MS,
+    YEAR_MS,
     Instrument,
     Market,
     _rng,
+    _unit,
     day_of,
     day_start,
     round_to_tick,
+    smile_iv,
 )
 
 KINDS = ("future", "option", "spot", "future_combo", "option_combo")
@@ -37,6 +43,27 @@ VERSION = "1.2.26"
 HISTORY_METHODS = {"get_tradingview_chart_data", "get_last_trades_by_instrument",
                    "get_last_trades_by_instrument_and_time", "get_last_trades_by_currency",
                    "get_last_trades_by_currency_and_time", "get_time", "test", "status"}
+
+
+# A name Deribit could list: perpetual, future, option (strike with "d" for a decimal point), spot pair or
+# combo.  Anything else is rejected as "wrong format" (e.g. ETH-USDC-FS-28NOV25_PERP in a 2025 capture);
+# a well-formed name the exchange does not list is "instrument not found".
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_WELL_FORMED = re.compile(
+    rf"^[A-Z0-9]+(_[A-Z0-9]+)?-(PERPETUAL|\d{{1,2}}({_MONTHS})\d{{2}}(-\d+(d\d+)?-[CP])?|[A-Z]+-[A-Z0-9_]+)$"
+    r"|^[A-Z0-9]+_[A-Z0-9]+$")
+
+# 2025-26 get_instruments fields (a 2026 capture): currency uuids and index ids.  BTC and USD carry the
+# captured values; the others are made up, deterministic.
+_CURRENCY_UUID = {"BTC": "5b71fc48-3dd3-540c-809b-f8c94d0e68b5", "USD": "dc311642-e9fb-4ba9-a312-c75c1aef4ae1",
+                  "ETH": str(uuid.uuid5(uuid.NAMESPACE_DNS, "eth.currency.deribit-sim"))}
+_INDEX_ID = {"btc_usd": 1000033, "eth_usd": 1000034}
+# expired options keep answering ticker for a while: state "open" (as in a capture 3 s after expiry),
+# then "closed"
+EXPIRED_OPEN_MS = 10 * MIN_MS
+SUMMARY_COIN_QUOTE_FROM_MS = 1_640_995_200_000  # 2022-01-01 (the switch date is not known)
+# trades' starbase_match_id: 2**62 + instrument_id * 2**32 + trade_seq (unique, above 2**53, below 2**63)
+STARBASE_MATCH_BASE = 2 ** 62
 
 
 class RpcError(Exception):
@@ -60,6 +87,10 @@ class ApiConfig:
     expired_window_days: float = 30.0   # get_instruments expired=true shows instruments expired this recently
     archive_after_days: float = 7.0     # www answers "instrument not found" this long after expiry
     lower_bound_exclusive: bool = True  # chart data: a candle exactly at start_timestamp is left out
+    funding_lower_bound_exclusive: bool = True  # funding history: the row at start_timestamp is left out
+    summary_mark_iv_missing: float = 0.25  # share of option book-summary items without mark_iv (per minute)
+    instruments_state_missing: float = 0.2  # share of get_instruments items without "state"
+    json_variety: bool = True  # HTTP: vary number forms and envelope key order per answer (server.py)
     chart_limit: int = 5000
     funding_limit: int = 744
     www_trades_window_ms: int = DAY_MS  # by_currency_and_time on www reaches back this far
@@ -169,10 +200,12 @@ class Exchange:
             return list(CURRENCIES)
         if c in ("USDC", "USDT", "EURR"):
             return []
-        raise invalid("currency")
+        raise invalid("currency", "invalid currency")
 
     def _instrument(self, p: P, host: str, now_ms: int, name_param="instrument_name") -> Instrument:
         name = p.str(name_param, required=True)
+        if not _WELL_FORMED.match(name):
+            raise invalid(name_param, "wrong format")
         inst = self.m.instrument(name)
         if inst is None or inst.creation_ms > now_ms:
             raise invalid(name_param, "instrument not found")
@@ -193,6 +226,9 @@ class Exchange:
 
     # ---------------------------------------------------------------- instruments
     def _instrument_item(self, i: Instrument, now: int) -> dict:
+        """One get_instruments / get_instrument item, with the 2025-26 fields (product_group,
+        underlying_type, *_uuid, lot_size, index_id, max_non_default_leverage); ``state`` is left out
+        for a deterministic share of instruments (``instruments_state_missing``), as older answers do."""
         p = _CUR[i.currency]
         d = {
             "instrument_name": i.name, "instrument_id": i.instrument_id, "kind": i.kind,
@@ -205,15 +241,24 @@ class Exchange:
             "instrument_type": "reversed", "price_index": p["index"], "rfq": False,
             "block_trade_commission": 0.0003, "block_trade_min_trade_amount": 25 if i.kind == "option" else 200000,
             "block_trade_tick_size": 0.0001 if i.kind == "option" else 0.01,
+            "product_group": i.currency, "underlying_type": "crypto", "lot_size": 1,
+            "base_currency_uuid": _CURRENCY_UUID[i.currency],
+            "quote_currency_uuid": _CURRENCY_UUID["USD" if i.kind == "future" else i.currency],
+            "index_id": _INDEX_ID[p["index"]],
         }
         if i.kind == "option":
             d.update(strike=i.strike, option_type=i.option_type, maker_commission=0.0003, taker_commission=0.0003,
                      tick_size_steps=[{"above_price": 0.005, "tick_size": 0.0005}])
         else:
             d.update(maker_commission=0.0 if i.is_perpetual else -0.0001, taker_commission=0.0005,
-                     max_leverage=50, max_liquidation_commission=0.0075, future_type="reversed",
-                     tick_size_steps=[])
+                     max_leverage=50 if i.is_perpetual else 25, max_non_default_leverage=5.0,
+                     max_liquidation_commission=0.0075, future_type="reversed", tick_size_steps=[])
+        if _unit(self.m.seed, "no-state", i.name) < self.cfg.instruments_state_missing:
+            del d["state"]
         return d
+
+    def m_get_instrument(self, p, host, now):
+        return self._instrument_item(self._instrument(p, host, now), now)
 
     def m_get_instruments(self, p, host, now):
         curs = self._currency(p)
@@ -257,7 +302,22 @@ class Exchange:
         inst = self._perp(p, host, now)
         start = p.int("start_timestamp", required=True)
         end = p.int("end_timestamp", required=True)
-        return self.m.funding(inst.currency, start, end, now, self.cfg.funding_limit)
+        return self.m.funding(inst.currency, start, end, now, self.cfg.funding_limit,
+                              lower_exclusive=self.cfg.funding_lower_bound_exclusive)
+
+    def m_get_funding_chart_data(self, p, host, now):
+        inst = self._perp(p, host, now)
+        length = p.str("length", required=True)
+        if length not in FUNDING_CHART_LENGTHS:
+            raise invalid("length")
+        return self.m.funding_chart(inst.currency, now, length)
+
+    def m_get_historical_volatility(self, p, host, now):
+        c = self._currency(p, allow_any=False)
+        if not c:
+            return []
+        pts = self.m.historical_volatility(c[0], now)
+        return [pts[0]] + pts  # the exchange repeats its first point (2022 capture)
 
     def m_get_funding_rate_value(self, p, host, now):
         inst = self._perp(p, host, now)
@@ -344,8 +404,10 @@ class Exchange:
     def _stats(self, inst: Instrument, now: int) -> dict:
         t = self.m.trades(inst, now - DAY_MS + 1, now, now)
         if len(t["price"]) == 0:
-            return {"volume": None if inst.kind == "option" else 0.0, "low": None, "high": None,
-                    "price_change": None, "volume_usd": 0.0}
+            # both shapes of "no trade in 24 h": volume null (older answers, no volume_usd) or 0.0 (2026)
+            if _unit(self.m.seed, "stats-null", inst.name) < 0.5:
+                return {"volume": None, "price_change": None, "low": None, "high": None}
+            return {"volume": 0.0, "low": None, "high": None, "price_change": None, "volume_usd": 0.0}
         price, amount = t["price"], t["amount"]
         if inst.kind == "option":
             vol = float(amount.sum())
@@ -368,37 +430,47 @@ class Exchange:
             d -= 1
         return None
 
-    def _open_interest(self, inst: Instrument, now: int) -> float:
+    def _open_interest(self, inst: Instrument, now: int) -> float | int:
+        """Futures: an int number of USD (real tickers: 502231260); options: coins (368.8)."""
         h = now // HOUR_MS
         r = _rng(self.m.seed, "oi", inst.name, h).random()
         if inst.is_perpetual:
-            return round(_CUR[inst.currency]["oi_perp"] * (0.8 + 0.4 * r), 0)
+            return int(round(_CUR[inst.currency]["oi_perp"] * (0.8 + 0.4 * r)))
         if inst.kind == "future":
-            return round(_CUR[inst.currency]["oi_perp"] * 0.1 * (0.5 + r), 0)
+            return int(round(_CUR[inst.currency]["oi_perp"] * 0.1 * (0.5 + r)))
         return round(10 + 2000 * r * inst.rate / 0.03, 1)
 
-    def _ticker(self, inst: Instrument, now: int, book: bool, depth: int = 20) -> dict:
+    def _ticker(self, inst: Instrument, now: int, book: bool, depth: int = 20, ivs: bool = True) -> dict:
         idx = round(self.m.index_price(inst.currency, min(now, inst.expiration_ms)), 2)
         expired = now >= inst.expiration_ms
         last = self._last_price(inst, now)
+        oi = (0.0 if inst.kind == "option" else 0) if expired else self._open_interest(inst, now)
         d: dict = {"instrument_name": inst.name, "timestamp": now, "state": "closed" if expired else "open",
-                   "index_price": idx, "estimated_delivery_price": idx, "last_price": last,
-                   "open_interest": 0.0 if expired else self._open_interest(inst, now),
+                   "index_price": idx, "estimated_delivery_price": idx, "last_price": last, "open_interest": oi,
                    "stats": self._stats(inst, now)}
         settle_ts = day_start(day_of(now - 8 * HOUR_MS)) + 8 * HOUR_MS
         if inst.kind == "option":
-            q = self.m.option_quote(inst, now)
             rng = _rng(self.m.seed, "book", inst.name, now // 1000)
-            d.update(mark_price=q["mark_price"], mark_iv=q["mark_iv"], bid_iv=q["bid_iv"], ask_iv=q["ask_iv"],
-                     underlying_price=q["underlying_price"], underlying_index=self.m.underlying_index(inst),
-                     interest_rate=0.0, greeks=q["greeks"], best_bid_price=q["bid_price"],
-                     best_ask_price=q["ask_price"],
+            if expired:
+                q = self._expired_option_quote(inst, now)
+                # an expired option's ticker: greeks all 0.0, estimated_delivery_price the string "expired"
+                d.update(estimated_delivery_price="expired",
+                         state="open" if now < inst.expiration_ms + EXPIRED_OPEN_MS else "closed")
+            else:
+                q = self.m.option_quote(inst, now, ivs=ivs)
+            d.update(mark_price=q["mark_price"], mark_iv=q["mark_iv"], underlying_price=q["underlying_price"],
+                     underlying_index=self.m.underlying_index(inst), interest_rate=0.0, greeks=q["greeks"],
+                     best_bid_price=q["bid_price"], best_ask_price=q["ask_price"],
                      best_bid_amount=(float(round(inst.min_trade_amount * rng.integers(1, 200), 1))
                                       if q["bid_price"] else 0.0),
-                     best_ask_amount=float(round(inst.min_trade_amount * rng.integers(1, 200), 1)),
+                     best_ask_amount=(float(round(inst.min_trade_amount * rng.integers(1, 200), 1))
+                                      if q["ask_price"] else 0.0),
+                     min_price=q["min_price"], max_price=q["max_price"],
                      settlement_price=None if settle_ts <= inst.creation_ms else round(
                          self.m.fair_price(inst, settle_ts), 8))
-            mark, tick = q["mark_price"], 0.0001
+            if ivs:
+                d.update(bid_iv=q["bid_iv"], ask_iv=q["ask_iv"])
+            tick = 0.0001
             bid, ask = q["bid_price"], q["ask_price"]
         else:
             fair = self.m.fair_price(inst, min(now, inst.expiration_ms))
@@ -421,8 +493,8 @@ class Exchange:
                 rows = self.m.funding(inst.currency, now - 8 * HOUR_MS, now, now, 8)
                 d["funding_8h"] = rows[-1]["interest_8h"] if rows else 0.0
                 prem = self.m.premium(inst.currency, now)
-                d["current_funding"] = round(prem - max(-0.0005, min(0.0005, prem)), 10)
-                d["interest_value"] = round(sum(r["interest_1h"] for r in rows), 10)
+                d["current_funding"] = prem - max(-0.0005, min(0.0005, prem))
+                d["interest_value"] = sum(r["interest_1h"] for r in rows)
         if book:
             rng = _rng(self.m.seed, "levels", inst.name, now // 1000)
             bids, asks = [], []
@@ -430,10 +502,24 @@ class Exchange:
                 bids = [[float(round_to_tick(bid - i * tick, tick)),
                          float(inst.min_trade_amount * rng.integers(1, 500))]
                         for i in range(depth) if bid - i * tick > 0]
-            asks = [[float(round_to_tick(ask + i * tick, tick)), float(inst.min_trade_amount * rng.integers(1, 500))]
-                    for i in range(depth)]
+            if ask:
+                asks = [[float(round_to_tick(ask + i * tick, tick)),
+                         float(inst.min_trade_amount * rng.integers(1, 500))] for i in range(depth)]
             d.update(bids=bids, asks=asks, change_id=int(now // 1000) * 7 + inst.instrument_id % 7)
         return d
+
+    def _expired_option_quote(self, inst: Instrument, now: int) -> dict:
+        """What the ticker of an expired option still shows: the mark at intrinsic value on the
+        delivery price, the last mark_iv, the last quotes, greeks all 0.0, bid_iv 0.0 / ask_iv 500.0
+        (a capture 3 s after expiry)."""
+        F = round(self.m.index_price(inst.currency, inst.expiration_ms), 2)
+        K = inst.strike
+        intrinsic = max(F - K, 0.0) if inst.is_call else max(K - F, 0.0)
+        before = self.m.option_quote(inst, inst.expiration_ms - MIN_MS, ivs=False)
+        atm = self.m.atm_vol(inst.currency, inst.expiration_ms)
+        iv = round(float(smile_iv(atm, F, K, MIN_MS / YEAR_MS)) * 100, 2)
+        return dict(before, mark_price=round(intrinsic / F, 8), mark_iv=iv, underlying_price=F,
+                    greeks={k: 0.0 for k in ("vega", "theta", "rho", "gamma", "delta")}, bid_iv=0.0, ask_iv=500.0)
 
     def m_ticker(self, p, host, now):
         inst = self._instrument(p, host, now)
@@ -461,29 +547,41 @@ class Exchange:
         for c in curs:
             if kind in ("spot", "future_combo", "option_combo"):
                 continue
+            futures, others = [], []
             for i in self.m.list_instruments(c, kind, now):
-                out.append(self._summary(i, now))
+                (futures if i.kind == "future" else others).append(self._summary(i, now))
+            # futures come unsorted (a deterministic shuffle per seed and minute)
+            _rng(self.m.seed, "summary-order", c, now // MIN_MS).shuffle(futures)
+            out += futures + others
         return out
+
+    def summary_has_mark_iv(self, name: str, now: int) -> bool:
+        """Whether the option book summary item of ``name`` at ``now`` carries ``mark_iv`` (it is left out
+        for a deterministic share ``summary_mark_iv_missing`` of (option, minute) pairs)."""
+        return _unit(self.m.seed, "no-mark-iv", name, now // MIN_MS) >= self.cfg.summary_mark_iv_missing
 
     def m_get_book_summary_by_instrument(self, p, host, now):
         inst = self._instrument(p, host, now)
         return [self._summary(inst, now)]
 
     def _summary(self, inst: Instrument, now: int) -> dict:
-        t = self._ticker(inst, now, False)
+        t = self._ticker(inst, now, False, ivs=False)
         st = t["stats"]
-        d = {"instrument_name": inst.name, "base_currency": inst.currency,
-             "quote_currency": "USD" if inst.kind == "future" else inst.currency,
-             "mark_price": t["mark_price"], "bid_price": t["best_bid_price"] or None,
-             "ask_price": t["best_ask_price"], "last": t["last_price"], "high": st["high"], "low": st["low"],
-             "volume": st["volume"] or 0.0, "volume_usd": st["volume_usd"], "price_change": st["price_change"],
-             "open_interest": t["open_interest"], "creation_timestamp": now,
-             "estimated_delivery_price": t["estimated_delivery_price"]}
         bid, ask = t["best_bid_price"], t["best_ask_price"]
-        d["mid_price"] = round((bid + ask) / 2, 8) if bid else None
+        # an option summary's quote_currency: "USD" in 2019-20 captures, the coin in 2025 ones
+        quote = inst.currency if inst.kind == "option" and now >= SUMMARY_COIN_QUOTE_FROM_MS else "USD"
+        d = {"instrument_name": inst.name, "base_currency": inst.currency, "quote_currency": quote,
+             "mark_price": t["mark_price"], "bid_price": bid or None, "ask_price": ask or None,
+             "last": t["last_price"], "high": st["high"], "low": st["low"],
+             "volume": st["volume"] or 0.0, "volume_usd": st.get("volume_usd", 0.0),
+             "price_change": st["price_change"], "open_interest": t["open_interest"], "creation_timestamp": now,
+             "estimated_delivery_price": t["estimated_delivery_price"]}
+        d["mid_price"] = round((bid + ask) / 2, 8) if bid and ask else None
         if inst.kind == "option":
-            d.update(mark_iv=t["mark_iv"], underlying_price=t["underlying_price"],
-                     underlying_index=t["underlying_index"], interest_rate=0.0)
+            if self.summary_has_mark_iv(inst.name, now):
+                d["mark_iv"] = t["mark_iv"]
+            d.update(underlying_price=t["underlying_price"], underlying_index=t["underlying_index"],
+                     interest_rate=0.0)
         else:
             if inst.is_perpetual:
                 d.update(current_funding=t["current_funding"], funding_8h=t["funding_8h"])
@@ -503,12 +601,16 @@ class Exchange:
             seq = int(t["seq"][k])
             tick_dir = 0 if prev is None or price > prev else (2 if price < prev else 1)
             prev = price
-            d = {"trade_seq": seq, "trade_id": f"{prefix}{iid}{seq:09d}", "timestamp": int(t["ts"][k]),
+            ts = int(t["ts"][k])
+            d = {"trade_seq": seq, "trade_id": f"{prefix}{iid}{seq:09d}", "timestamp": ts,
                  "tick_direction": tick_dir, "price": price,
                  "mark_price": round(float(t["mark"][k]), 8 if is_opt else 4),
                  "instrument_name": inst.name, "index_price": round(float(t["index"][k]), 2),
                  "direction": "buy" if t["direction"][k] > 0 else "sell", "amount": float(t["amount"][k]),
-                 "contracts": float(t["amount"][k] / inst.contract_size)}
+                 "contracts": float(t["amount"][k] / inst.contract_size),
+                 # 2026 fields: 64-bit integers above 2**53 (a float would lose their last digits)
+                 "starbase_match_id": STARBASE_MATCH_BASE + iid * 2 ** 32 + seq,
+                 "starbase_timestamp": ts * 1_000_000 + (seq * 7919) % 1_000_000}
             if is_opt:
                 d["iv"] = float(ivs[k])
             out.append(d)

@@ -33,14 +33,23 @@ FAULT_HELP = (
               help="www answers 'instrument not found' this many days after expiry.")
 @click.option("--expired-window-days", default=30.0, show_default=True, type=float,
               help="get_instruments expired=true lists instruments expired this recently.")
+@click.option("--mark-iv-missing", default=0.25, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Share of option book-summary items without mark_iv (per option and minute; 0 = never, "
+                   "1 = always), as in real answers from 2019-2024.")
+@click.option("--funding-lower-bound", type=click.Choice(["exclusive", "inclusive"]), default="exclusive",
+              show_default=True,
+              help="get_funding_rate_history: is the row at start_timestamp returned? (Deribit: exclusive)")
+@click.option("--json-variety", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="Vary number forms (7834 / 7834.0, 2.0e-5 / 0.00002) and envelope key order per answer.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def sim(host, port, seed, now, rate_limit, rate_limit_status, faults, archive_after_days, expired_window_days,
-        verbose):
+        mark_iv_missing, funding_lower_bound, json_variety, verbose):
     """Run the simulated Deribit exchange (www and history hosts) until Ctrl-C.
 
     \b
     Example:
         ingest sim --seed 7 --now 2024-06-01T00:00:00Z --rate-limit off --faults 11094:0.05
+        ingest sim --mark-iv-missing 1 --funding-lower-bound inclusive --json-variety off
         export DERIBIT_API_URL=http://127.0.0.1:8765/api/v2
         export DERIBIT_HISTORY_URL=http://127.0.0.1:8765/history/api/v2
         curl 'http://127.0.0.1:8765/api/v2/public/get_time'
@@ -49,7 +58,10 @@ def sim(host, port, seed, now, rate_limit, rate_limit_status, faults, archive_af
     try:
         server = SimServer(seed=seed, now=now, rate_limit=rate_limit == "on", faults=faults, port=port, host=host,
                            rate_limit_status=int(rate_limit_status), archive_after_days=archive_after_days,
-                           expired_window_days=expired_window_days, verbose=verbose)
+                           expired_window_days=expired_window_days, verbose=verbose,
+                           summary_mark_iv_missing=mark_iv_missing,
+                           funding_lower_bound_exclusive=funding_lower_bound == "exclusive",
+                           json_variety=json_variety == "on")
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
     tune_malloc()

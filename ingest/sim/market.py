@@ -83,6 +83,8 @@ N_DAYS = 9500  # anchors until ~2044
 FUNDING_START_MS = cal.to_ms(datetime(2019, 5, 1, tzinfo=UTC))
 DVOL_START_MS = cal.to_ms(datetime(2021, 3, 24, tzinfo=UTC))
 CURRENCIES = ("BTC", "ETH")
+# 1D candles are ticked at 08:00 UTC (Deribit's daily settlement), not at midnight
+DAILY_CANDLE_OFFSET_MS = 8 * HOUR_MS
 RESOLUTIONS = {"1": 1, "3": 3, "5": 5, "10": 10, "15": 15, "30": 30, "60": 60, "120": 120, "180": 180,
                "360": 360, "720": 720, "1D": 1440}
 
@@ -122,11 +124,21 @@ _CUR = {
                 index="eth_usd", oi_perp=2.5e8),
 }
 SHORT_EXPIRIES_FROM = datetime(2021, 1, 1, tzinfo=UTC)  # futures monthlies/weeklies, option dailies
+# Daily futures (settlement_period "day", e.g. BTC-21SEP26 beside the weeklies in a 2026 capture): Deribit lists
+# them since 2025; the exact start is not known, the simulator starts them on 2025-01-01.
+DAILY_FUTURES_FROM = datetime(2025, 1, 1, tzinfo=UTC)
 LEAD = {"quarter": timedelta(weeks=26), "month": timedelta(weeks=8), "week": timedelta(weeks=2),
         "day": timedelta(days=3)}
+# a daily future is listed 4 days ahead (2026 capture: BTC-21SEP26 created 2026-09-17 08:00:15)
+FUTURE_DAY_LEAD = timedelta(days=4)
 OPT_GRID = {"day": (0.01, 8), "week": (0.02, 10), "month": (0.03, 12), "quarter": (0.06, 14)}
-FUT_RATE = {"quarter": 0.8, "month": 0.4, "week": 0.3}
+FUT_RATE = {"quarter": 0.8, "month": 0.4, "week": 0.3, "day": 0.2}
 PERP_RATE = 2.0
+# get_funding_chart_data length -> (span, step between points)
+FUNDING_CHART_LENGTHS = {"8h": (8 * 3_600_000, 60_000), "24h": (86_400_000, 5 * 60_000),
+                         "1m": (31 * 86_400_000, 3_600_000)}
+HV_POINTS = 16 * 24 + 1   # get_historical_volatility: hourly points over ~16 days
+HV_WINDOW_HOURS = 7 * 24  # hourly returns per point
 DAMPENER = 0.0005
 
 
@@ -269,6 +281,86 @@ def b76_greeks(F: float, K: float, T: float, sigma: float, is_call: bool) -> dic
         rho = -K * T * norm_cdf(-d2) / 100
     return dict(price=max(price, 0.0), delta=delta, gamma=pdf / (F * sT), vega=F * pdf * math.sqrt(T) / 100,
                 theta=-F * pdf * sigma / (2 * math.sqrt(T)) / 365, rho=rho)
+
+
+def b76_price(F: float, K: float, T: float, sigma: float, is_call: bool) -> float:
+    """Scalar undiscounted Black-76 price in USD."""
+    if T <= 0 or sigma <= 0:
+        return max(F - K, 0.0) if is_call else max(K - F, 0.0)
+    sT = sigma * math.sqrt(T)
+    d1 = (math.log(F / K) + 0.5 * sT * sT) / sT
+    d2 = d1 - sT
+    if is_call:
+        return max(F * norm_cdf(d1) - K * norm_cdf(d2), 0.0)
+    return max(K * norm_cdf(-d2) - F * norm_cdf(-d1), 0.0)
+
+
+IV_SOLVE_RANGE = (0.005, 10.0)  # 0.5 % .. 1000 %
+
+
+def implied_vol_scalar(price_usd: float, F: float, K: float, T: float, is_call: bool) -> float | None:
+    """Black-76 implied volatility of one price by bisection on log(sigma) within :data:`IV_SOLVE_RANGE`;
+    None when no volatility in that range reproduces the price (at or below the intrinsic value, or
+    above the price at 1000 %)."""
+    lo, hi = IV_SOLVE_RANGE
+    if not (b76_price(F, K, T, lo, is_call) < price_usd < b76_price(F, K, T, hi, is_call)):
+        return None
+    a, b = math.log(lo), math.log(hi)
+    for _ in range(60):
+        m = 0.5 * (a + b)
+        if b76_price(F, K, T, math.exp(m), is_call) < price_usd:
+            a = m
+        else:
+            b = m
+    return math.exp(0.5 * (a + b))
+
+
+def exchange_theta(theta_per_day: float, tau_years: float, price_usd: float) -> float:
+    """Deribit's theta (USD per day): the Black-76 theta per calendar day times ``min(1, days left)``,
+    but never a loss larger than the option's whole Black-76 value::
+
+        theta = max(theta_b76_per_day * min(1, days_left), -price_b76)
+
+    With a day or more left (and a value above one day's decay) this is the plain Black-76 per-day
+    theta.  The convention is fitted on real tickers (F, strike, mark_iv and the time left taken from
+    each capture):
+
+    * BTC-8MAY20-11000-P, 0.318 days left: Black-76 per day -54.77, times 0.318 = -17.42; exchange -17.4153;
+    * BTC-12MAR25-65000-C, 0.403 days left: -0.0394 x 0.403 = -0.0159; exchange -0.01591;
+    * BTC-10SEP25-106000-P, 0.666 days left: -80.04 x 0.666 = -53.3 exceeds the option's whole value
+      15.99 USD (Black-76 at mark_iv); exchange -15.99927;
+    * 15 and 322 days left (BTC-15JAN21-28000-C, BTC-27SEP24-40000-C): the plain per-day theta."""
+    return max(theta_per_day * min(1.0, tau_years * 365.0), -price_usd)
+
+
+OPTION_MIN_TICK = 0.0001
+# Option marks: 8 decimals in 2020-21 captures (0.1075835, 0.09096156); 4 decimals and never below the minimum
+# tick in 2023-25 captures (0.2168; 0.0001 where Black-76 at mark_iv gives 0.000144).  The switch date is not
+# known; the simulator switches on 2023-01-01.  Greeks and mark_iv are those of the unrounded model.
+MARK_4DP_FROM_MS = 1_672_531_200_000  # 2023-01-01T00:00:00Z
+STUB_BID_SHARE = 0.3     # deep ITM options (|delta| >= 0.9) quoted by a stub bid below intrinsic, per hour
+WIDE_ASK_SHARE = 0.2     # far OTM options (|delta| < 0.1) with an ask of 0.005-0.025 coin, per hour
+NO_ASK_SHARE = 0.03      # out-of-the-money options without any ask, per hour
+ASK_IV_UNSOLVED = 500.0  # ask_iv shown for an ask no volatility up to 1000 % explains
+
+
+def _option_tick(p: float) -> float:
+    return 0.0005 if p >= 0.005 else OPTION_MIN_TICK
+
+
+def _option_tick_floor(p: float) -> float:
+    t = _option_tick(p)
+    return round(math.floor(p / t + 1e-9) * t, 4) if p > 0 else 0.0
+
+
+def _option_tick_ceil(p: float) -> float:
+    t = _option_tick(p)
+    return round(math.ceil(p / t - 1e-9) * t, 4) if p > 0 else 0.0
+
+
+def _unit(*parts) -> float:
+    """A deterministic number in [0, 1) from ``parts`` (which quirk applies to what)."""
+    return (_hkey(*parts) >> 64) / 2.0 ** 64
 
 
 class ByteLRU:
@@ -508,16 +600,16 @@ class Market:
                 found.setdefault(x, "month")
             for x in cal.weekly_expiries(s2, end):
                 found.setdefault(x, "week")
-        if kind == "option":
-            s3 = max(s, SHORT_EXPIRIES_FROM)
-            if s3 <= end:
-                for x in cal.daily_expiries(s3, end):
-                    found.setdefault(x, "day")
+        s3 = max(s, SHORT_EXPIRIES_FROM if kind == "option" else DAILY_FUTURES_FROM)
+        if s3 <= end:
+            for x in cal.daily_expiries(s3, end):
+                found.setdefault(x, "day")
         out = []
         for x in sorted(found):
             cls = found[x]
             floor = (launch if kind == "future" else max(first, launch)).replace(hour=8)
-            creation = max(x - LEAD[cls], floor)
+            lead = FUTURE_DAY_LEAD if (kind == "future" and cls == "day") else LEAD[cls]
+            creation = max(x - lead, floor)
             out.append(_Expiry(x, cls, creation))
         return out
 
@@ -657,29 +749,74 @@ class Market:
             return self.fair_price(inst, ts_ms)
         return self.forward(inst.currency, inst.expiration_ms, ts_ms)
 
-    def option_quote(self, inst: Instrument, now_ms: int) -> dict:
-        """Mark, IVs and greeks of an option at ``now_ms`` (consistent with each other)."""
+    def option_quote(self, inst: Instrument, now_ms: int, ivs: bool = True) -> dict:
+        """Mark, greeks, best bid/ask and price band of an option at ``now_ms`` (consistent with each
+        other); with ``ivs`` also ``bid_iv``/``ask_iv`` (Black-76 inverted on the quotes: slower).
+
+        Quirks of the exchange reproduced here (see docs/simulator.md):
+
+        * ``greeks.theta`` follows the exchange's convention near expiry (:func:`exchange_theta`);
+        * from 2023 the mark is rounded to 4 decimals and at least the minimum tick (:data:`MARK_4DP_FROM_MS`):
+          far out of (or deep in) the money it no longer carries the volatility, ``mark_iv`` still does;
+        * a side without a quote has price 0 and IV 0 (``bid_iv 0`` / ``ask_iv 0.0`` = no quote, not
+          0 %); a bid below the intrinsic value (a stub bid on a deep in-the-money option, seen in a
+          2020 capture beside a live best bid) has no IV either: ``bid_iv`` 0;
+        * an ask above the Black-76 price at 1000 % volatility shows ``ask_iv`` 500.0 (the value the
+          2020 captures show); solvable asks show their IV, which exceeds 500 for asks at a minimum
+          tick close to expiry (863.38 seen)."""
+        K, call = inst.strike, inst.is_call
         F = round(self.forward(inst.currency, inst.expiration_ms, now_ms), 2)
         tau = max(inst.expiration_ms - now_ms, 0) / YEAR_MS
         atm = self.atm_vol(inst.currency, now_ms)
-        iv = round(float(smile_iv(atm, F, inst.strike, tau)) * 100, 2)
-        g = b76_greeks(F, inst.strike, tau, iv / 100, inst.is_call)
+        iv = round(float(smile_iv(atm, F, K, tau)) * 100, 2)
+        g = b76_greeks(F, K, tau, iv / 100, call)
         mark = g["price"] / F
-        spread_iv = 1.0 + 4.0 * abs(math.log(inst.strike / F))
-        bid_iv, ask_iv = max(iv - spread_iv, 0.0), iv + spread_iv
-        bid = b76_greeks(F, inst.strike, tau, bid_iv / 100, inst.is_call)["price"] / F if tau > 0 else mark
-        ask = b76_greeks(F, inst.strike, tau, ask_iv / 100, inst.is_call)["price"] / F if tau > 0 else mark
-        bid = float(round_to_tick(bid, 0.0005 if bid >= 0.005 else 0.0001))
-        ask = float(round_to_tick(ask, 0.0005 if ask >= 0.005 else 0.0001))
-        if ask <= 0:
-            ask = 0.0001
-        if bid <= 0:
-            bid, bid_iv, ask_iv = 0.0, 0.0, 500.0
-        if ask <= bid:
-            ask = bid + 0.0001
-        return dict(mark_price=round(mark, 8), mark_iv=iv, underlying_price=F, tau=tau,
-                    bid_price=bid, ask_price=ask, bid_iv=round(bid_iv, 2), ask_iv=round(ask_iv, 2),
-                    greeks={k: round(g[k], 5) for k in ("delta", "gamma", "vega", "theta", "rho")})
+        greeks = {k: round(g[k], 5) + 0.0 for k in ("delta", "gamma", "vega", "rho")}  # + 0.0: no -0.0
+        greeks["theta"] = round(exchange_theta(g["theta"], tau, g["price"]), 5) + 0.0
+        intrinsic = max(F - K, 0.0) if call else max(K - F, 0.0)
+        u = _unit(self.seed, "quote", inst.name, now_ms // HOUR_MS)
+        spread_iv = 1.0 + 4.0 * abs(math.log(K / F))
+        if tau > 0:
+            bid_raw = b76_price(F, K, tau, (iv - spread_iv) / 100, call) / F if iv > spread_iv else 0.0
+            ask_raw = b76_price(F, K, tau, (iv + spread_iv) / 100, call) / F
+        else:
+            bid_raw = ask_raw = mark
+        bid = _option_tick_floor(bid_raw)
+        ask = max(_option_tick_ceil(ask_raw), OPTION_MIN_TICK)
+        if abs(g["delta"]) >= 0.9 and intrinsic / F > 0.01 and u < STUB_BID_SHARE:
+            # a deep in-the-money option quoted only by a far stub bid below intrinsic and a wide ask
+            v = u / STUB_BID_SHARE
+            bid = max(_option_tick_floor(intrinsic / F * (0.1 + 0.3 * v)), OPTION_MIN_TICK)
+            ask = _option_tick_ceil(min(mark * (2.0 + 4.0 * v), 1.0 if call else K / F))
+        elif abs(g["delta"]) < 0.1 and u < STUB_BID_SHARE + WIDE_ASK_SHARE:
+            # a far out-of-the-money option offered well above its value: close to expiry its ask_iv
+            # exceeds 500
+            v = (u - STUB_BID_SHARE) / WIDE_ASK_SHARE
+            ask = max(ask, _option_tick_ceil(0.005 + 0.02 * v))
+        elif u > 1.0 - NO_ASK_SHARE and intrinsic == 0.0:
+            ask = 0.0  # nobody offers this one
+        if 0 < ask <= bid:
+            ask = round(bid + OPTION_MIN_TICK, 4)
+        if now_ms >= MARK_4DP_FROM_MS:  # 2023+: the mark in 4 decimals, at least the minimum tick
+            mark_out = max(round(mark, 4), OPTION_MIN_TICK)
+        else:
+            mark_out = round(mark, 8)
+        out = dict(mark_price=mark_out, mark_iv=iv, underlying_price=F, tau=tau, greeks=greeks,
+                   bid_price=bid, ask_price=ask,
+                   min_price=max(_option_tick_floor(mark - max(0.03, 0.3 * mark)), OPTION_MIN_TICK),
+                   max_price=_option_tick_ceil(mark + max(0.035, 0.45 * mark)))
+        if ivs:
+            bid_iv = ask_iv = 0.0
+            if bid > 0 and tau > 0:
+                x = implied_vol_scalar(bid * F, F, K, tau, call)
+                bid_iv = round(x * 100, 2) if x is not None else 0.0
+            if ask > 0 and tau > 0:
+                x = implied_vol_scalar(ask * F, F, K, tau, call)
+                ask_iv = round(x * 100, 2) if x is not None else ASK_IV_UNSOLVED
+            elif ask > 0:
+                ask_iv = ASK_IV_UNSOLVED
+            out.update(bid_iv=bid_iv, ask_iv=ask_iv)
+        return out
 
     def underlying_index(self, inst: Instrument) -> str:
         if inst.kind != "option":
@@ -951,15 +1088,48 @@ class Market:
             dc = self.day_candles(inst, d)
         return _aggregate(dc, R)
 
+    def _daily_candles(self, inst: Instrument, start_ms: int, end_ms: int, now_ms: int, lower_exclusive: bool,
+                       limit: int) -> dict:
+        """1D candles: buckets from 08:00 UTC to 08:00 UTC the next day (Deribit's daily candles are ticked
+        at its 08:00 settlement), each made of the 08-16, 16-24 h thirds of one UTC day and the 00-08 h
+        third of the next."""
+        off = DAILY_CANDLE_OFFSET_MS
+        first = -(-(start_ms + (1 if lower_exclusive else 0) - off) // DAY_MS) * DAY_MS + off
+        first = max(first, (inst.creation_ms - off) // DAY_MS * DAY_MS + off, T0_MS + off)
+        last_allowed = min(end_ms, now_ms, inst.expiration_ms - 1)
+        last = (last_allowed - off) // DAY_MS * DAY_MS + off
+        if last < first:
+            return {"ticks": np.empty(0, np.int64), **{k: np.empty(0) for k in self._CANDLE_FIELDS}}
+        if (last - first) // DAY_MS + 1 > limit:
+            first = last - (limit - 1) * DAY_MS
+        d0, d1 = day_of(first), day_of(last) + 1
+        thirds = {k: [] for k in self._CANDLE_FIELDS + ("has",)}
+        for d in range(d0, d1 + 1):
+            if day_start(d) > now_ms or d >= N_DAYS:  # nothing traded yet: an empty third
+                for k in thirds:
+                    thirds[k].append(np.zeros(3, bool) if k == "has" else np.zeros(3))
+                continue
+            agg = self._day_buckets(inst, d, 480, now_ms)
+            for k in thirds:
+                thirds[k].append(agg[k])
+        cat = {k: np.concatenate(v)[1:1 + 3 * (d1 - d0)] for k, v in thirds.items()}
+        out = _aggregate(cat, 3)
+        out.pop("has")
+        out["ticks"] = np.arange(first, last + 1, DAY_MS, dtype=np.int64)
+        return out
+
     def candles(self, inst: Instrument | str, start_ms: int, end_ms: int, resolution: str, now_ms: int,
                 lower_exclusive: bool = False, limit: int = 5000) -> dict:
         """TradingView chart data as numpy arrays (``ticks`` int64, OHLC, volume, cost).
 
         Buckets ``[tick, tick + R)`` with ``start <= tick <= end`` (``start < tick`` when
         ``lower_exclusive``), after listing, before expiry and not after ``now``; the newest ``limit``
-        are kept.  The bucket containing ``now`` only reflects trades up to ``now``."""
+        are kept.  The bucket containing ``now`` only reflects trades up to ``now``.  ``1D`` buckets run
+        from 08:00 UTC (see :meth:`_daily_candles`)."""
         if isinstance(inst, str):
             inst = self.instrument(inst)
+        if resolution == "1D":
+            return self._daily_candles(inst, start_ms, end_ms, now_ms, lower_exclusive, limit)
         R = RESOLUTIONS[resolution]
         Rms = R * MIN_MS
         plan = self._candle_plan(inst, start_ms, end_ms, R, now_ms, lower_exclusive, limit)
@@ -983,13 +1153,16 @@ class Market:
         day of a range and the current day are serialised per request."""
         if isinstance(inst, str):
             inst = self.instrument(inst)
+        opt = orjson.OPT_SERIALIZE_NUMPY
+        if resolution == "1D":
+            c = self._daily_candles(inst, start_ms, end_ms, now_ms, lower_exclusive, limit)
+            return {k: b"[" + whole_numbers_as_ints(orjson.dumps(v, option=opt)[1:-1]) + b"]" for k, v in c.items()}
         R = RESOLUTIONS[resolution]
         Rms = R * MIN_MS
         n = 1440 // R
         plan = self._candle_plan(inst, start_ms, end_ms, R, now_ms, lower_exclusive, limit)
         fields = ("ticks",) + self._CANDLE_FIELDS
         parts: dict[str, list] = {k: [] for k in fields}
-        opt = orjson.OPT_SERIALIZE_NUMPY
         for d, i0, i1 in plan:
             if i0 == 0 and i1 == n and now_ms >= day_start(d + 1):
                 js = self._day_json(inst, d, R)
@@ -1000,7 +1173,7 @@ class Market:
             parts["ticks"].append(orjson.dumps(day_start(d) + np.arange(i0, i1, dtype=np.int64) * Rms,
                                                option=opt)[1:-1])
             for k in self._CANDLE_FIELDS:
-                parts[k].append(orjson.dumps(agg[k][i0:i1], option=opt)[1:-1])
+                parts[k].append(whole_numbers_as_ints(orjson.dumps(agg[k][i0:i1], option=opt)[1:-1]))
         return {k: _json_array(v) for k, v in parts.items()}
 
     def _day_json(self, inst: Instrument, d: int, R: int) -> dict:
@@ -1014,7 +1187,7 @@ class Market:
         out = {"ticks": orjson.dumps(day_start(d) + np.arange(1440 // R, dtype=np.int64) * R * MIN_MS,
                                      option=opt)[1:-1]}
         for k in self._CANDLE_FIELDS:
-            out[k] = orjson.dumps(agg[k], option=opt)[1:-1]
+            out[k] = whole_numbers_as_ints(orjson.dumps(agg[k], option=opt)[1:-1])
         self._json.put(key, out, sum(len(x) for x in out.values()) + 500)
         return out
 
@@ -1073,10 +1246,15 @@ class Market:
         self._memo[key] = v
         return v
 
-    def funding(self, currency: str, start_ms: int, end_ms: int, now_ms: int, limit: int | None = 744) -> list[dict]:
-        """Hourly funding rows with ``start <= timestamp <= end`` (and <= now), the newest ``limit``."""
+    def funding(self, currency: str, start_ms: int, end_ms: int, now_ms: int, limit: int | None = 744,
+                lower_exclusive: bool = False) -> list[dict]:
+        """Hourly funding rows with ``start <= timestamp <= end`` (``start < timestamp`` when
+        ``lower_exclusive``, as the exchange answers) and ``<= now``, the newest ``limit``.
+
+        Rates are unrounded float64 values (the exchange sends float64 rates such as
+        -4.739622041017375e-07 and 3.7795898262e-11); prices are rounded to cents."""
         perp = self._make_future(currency, None)
-        lo = max(start_ms, FUNDING_START_MS, perp.creation_ms)
+        lo = max(start_ms + (1 if lower_exclusive else 0), FUNDING_START_MS, perp.creation_ms)
         hi = min(end_ms, now_ms)
         first = -(-lo // HOUR_MS) * HOUR_MS
         last = (hi // HOUR_MS) * HOUR_MS
@@ -1099,8 +1277,47 @@ class Market:
         idx = self._interp(currency, "index", hours)
         pidx = self._interp(currency, "index", hours - HOUR_MS)
         return [dict(timestamp=int(h), index_price=round(float(a), 2), prev_index_price=round(float(b), 2),
-                     interest_8h=round(float(x8), 10), interest_1h=round(float(x1), 10))
+                     interest_8h=float(x8), interest_1h=float(x1))
                 for h, a, b, x8, x1 in zip(hours, idx, pidx, i8, i1, strict=True)]
+
+    def funding_chart(self, currency: str, now_ms: int, length: str) -> dict:
+        """get_funding_chart_data: ``interest_8h`` (the mean dampened premium over the trailing 8 hours,
+        equal to funding history's ``interest_8h`` at whole hours) at every point of the last ``length``
+        (8h: each minute, 24h: each 5 minutes, 1m: each hour), the index, and ``current_interest``
+        (the dampened premium now)."""
+        span, step = FUNDING_CHART_LENGTHS[length]
+        last = now_ms // MIN_MS * MIN_MS
+        first = max(last - span, FUNDING_START_MS)
+        # the dampened premium at every minute mark from 8 h before the first point
+        marks = np.arange(first - 8 * HOUR_MS, last + 1, MIN_MS, dtype=np.int64)
+        p = self._interp(currency, "premium", marks)
+        f = p - np.clip(p, -DAMPENER, DAMPENER)
+        cs = np.concatenate(([0.0], np.cumsum(f)))
+        pts = np.arange(last, first - 1, -step, dtype=np.int64)[::-1]
+        i = (pts - marks[0]) // MIN_MS  # index of the point's minute mark
+        i8 = (cs[i] - cs[i - 480]) / 480  # mean over the 480 minutes before the point
+        idx = self._interp(currency, "index", pts)
+        pnow = self.premium(currency, now_ms)
+        data = [dict(timestamp=int(t), index_price=round(float(x), 2), interest_8h=float(v))
+                for t, x, v in zip(pts, idx, i8, strict=True)]
+        return {"current_interest": float(pnow - min(max(pnow, -DAMPENER), DAMPENER)),
+                "interest_8h": data[-1]["interest_8h"] if data else 0.0, "data": data}
+
+    def historical_volatility(self, currency: str, now_ms: int) -> list[list]:
+        """get_historical_volatility's points, oldest first: hourly over the last 16 days, each the
+        annualised standard deviation (percent) of the index's hourly log returns over the previous
+        7 days.  (The exchange's answer repeats its first point; the API layer adds that.)"""
+        last = now_ms // HOUR_MS * HOUR_MS
+        n, w = HV_POINTS, HV_WINDOW_HOURS
+        ts = np.arange(last - (n - 1 + w) * HOUR_MS, last + 1, HOUR_MS, dtype=np.int64)
+        r = np.diff(np.log(self._interp(currency, "index", ts)))
+        c1 = np.concatenate(([0.0], np.cumsum(r)))
+        c2 = np.concatenate(([0.0], np.cumsum(r * r)))
+        s1 = c1[w:] - c1[:-w]
+        s2 = c2[w:] - c2[:-w]
+        var = np.maximum((s2 - s1 * s1 / w) / (w - 1), 0.0)
+        hv = np.sqrt(var * 365 * 24) * 100
+        return [[int(t), float(v)] for t, v in zip(ts[w:], hv, strict=True)]
 
     # ---------------------------------------------------------------- delivery, settlement, dvol
     def delivery_price(self, currency: str, day: int) -> float:
@@ -1141,6 +1358,16 @@ class Market:
         return np.round(self._interp(currency, "vol", ts) * (1 + 0.05 * (1 - 30 / 365)) * 100, 2)
 
 
+def whole_numbers_as_ints(contents: bytes) -> bytes:
+    """JSON array contents (no brackets) of floats with whole numbers written as ints, as Deribit writes
+    chart data (``7834`` beside ``7833.5``, cost ``19000``, volume ``0``).  orjson writes a whole float
+    as ``7834.0`` and never a ``.0,`` inside another number form (``1e+16``, ``1.2e-7``)."""
+    out = contents.replace(b".0,", b",")
+    if out.endswith(b".0"):
+        out = out[:-2]
+    return out
+
+
 def _json_array(parts: list) -> bytes:
     """``[`` + the comma-joined array contents + ``]`` in one copy."""
     out = [b"["]
@@ -1153,9 +1380,10 @@ def _json_array(parts: list) -> bytes:
 
 
 def _aggregate(dc: dict, R: int) -> dict:
+    """Buckets of ``R`` consecutive candles (filler rules as for one-minute candles)."""
     if R == 1:
         return dc
-    n = 1440 // R
+    n = len(dc["open"]) // R
     has = dc["has"].reshape(n, R)
     anyt = has.any(axis=1)
     first = np.argmax(has, axis=1)

@@ -38,6 +38,7 @@ Comma-separated ``key:value`` items, e.g.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import socket
 import struct
@@ -259,6 +260,10 @@ def _json_default(x):
     raise TypeError(type(x).__name__)
 
 
+def _has_raw(result) -> bool:
+    return isinstance(result, dict) and any(isinstance(v, RawJson) for v in result.values())
+
+
 def _to_plain(x):
     if isinstance(x, RawJson):
         return x.value()
@@ -300,6 +305,57 @@ def _bad_types(result):
 
 
 _NUM_RE = re.compile(rb'(?<=[:\[,])-?\d+\.\d+(?:[eE][-+]?\d+)?')
+
+
+# ----------------------------------------------------------------------------- JSON variety
+# Real answers mix number forms (a whole number as 7834 or 7834.0 in the same object, 2.0e-5 or 0.00002)
+# and vary the envelope's key order.  With ``json_variety`` on, each answer is varied deterministically
+# from (seed, request number), so a client that infers a type or an order from one sample fails here.
+
+_WHOLE_RE = re.compile(rb'(?<=[:\[,])(-?\d+)\.0(?=[,\]}])')
+_SMALL_RE = re.compile(rb'(?<=[:\[,])(-?)0\.(000+)([1-9]\d*)(?=[,\]}])')
+
+# envelope orders seen: docs/ccxt (jsonrpc, id, result, usIn, usOut, usDiff, testnet), a 2026 capture
+# (usOut, usIn, usDiff, testnet, result, jsonrpc), errors (jsonrpc, error, testnet, usIn, usOut, usDiff)
+_ENVELOPE_ORDERS = (
+    ("jsonrpc", "id", "body", "usIn", "usOut", "usDiff", "testnet"),
+    ("usOut", "usIn", "usDiff", "testnet", "body", "jsonrpc", "id"),
+    ("jsonrpc", "body", "testnet", "usIn", "usOut", "usDiff", "id"),
+    ("jsonrpc", "id", "usIn", "usOut", "usDiff", "testnet", "body"),
+)
+_ERROR_ORDERS = (("code", "message", "data"), ("code", "data", "message"), ("message", "data", "code"))
+
+
+def _variety_bits(seed: int, n: int) -> int:
+    return int.from_bytes(hashlib.blake2b(f"json:{seed}:{n}".encode(), digest_size=8).digest(), "little")
+
+
+def vary_numbers(body: bytes, bits: int) -> bytes:
+    """Write some whole floats as ints (``7834.0`` -> ``7834``) and some small decimals in exponent
+    notation (``0.00002`` -> ``2.0e-5``, ``0.00016433`` -> ``1.6433e-4``), chosen from ``bits`` by the
+    number's position in the body.  The values are unchanged."""
+    k = [0]
+
+    def pick() -> bool:
+        k[0] += 1
+        return bool((bits >> (k[0] * 7 % 61)) & 1)
+
+    def whole(m):
+        return m.group(1) if pick() else m.group(0)
+
+    def small(m):
+        if not pick():
+            return m.group(0)
+        sign, zeros, digits = m.group(1), m.group(2), m.group(3)
+        mant = digits[:1] + b"." + (digits[1:] or b"0")
+        return sign + mant + b"e-" + str(len(zeros) + 1).encode()
+
+    return _SMALL_RE.sub(small, _WHOLE_RE.sub(whole, body))
+
+
+def _envelope(parts: dict, bits: int) -> dict:
+    order = _ENVELOPE_ORDERS[bits % len(_ENVELOPE_ORDERS)]
+    return {k if k != "body" else parts["body_key"]: parts[k] for k in order if k in parts}
 
 
 # ----------------------------------------------------------------------------- server
@@ -374,10 +430,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _rpc_error(self, sim, host, method, err: RpcError, req_id, outcome="error", status=400, credits=0):
         now_us = sim.clock.now_ms() * 1000
-        body = {"jsonrpc": "2.0"}
+        error = err.body()
+        parts = {"jsonrpc": "2.0", "body_key": "error", "body": error, "usIn": now_us, "usOut": now_us + 7,
+                 "usDiff": 7, "testnet": False}
         if req_id is not None:
-            body["id"] = req_id
-        body.update(error=err.body(), usIn=now_us, usOut=now_us + 7, usDiff=7, testnet=False)
+            parts["id"] = req_id
+        if sim.api_config.json_variety:
+            bits = _variety_bits(sim.seed, sim.next_request_number())
+            error = {k: error[k] for k in _ERROR_ORDERS[(bits >> 3) % 3] if k in error}
+            parts["body"] = error
+            body = _envelope(parts, bits)
+        else:
+            body = _envelope(parts, 0)
         sim.stats_obj.record(host, method, outcome, self.client_address[0], credits)
         self._send(status, orjson.dumps(body))
 
@@ -428,11 +492,14 @@ class _Handler(BaseHTTPRequestHandler):
             result = _bad_types(result)
         now_us = now * 1000
         dt = max(1, int((time.perf_counter() - t0) * 1e6))
-        env = {"jsonrpc": "2.0"}
+        parts = {"jsonrpc": "2.0", "body_key": "result", "body": result, "usIn": now_us, "usOut": now_us + dt,
+                 "usDiff": dt, "testnet": False}
         if req_id is not None:
-            env["id"] = req_id
-        env.update(result=result, usIn=now_us, usOut=now_us + dt, usDiff=dt, testnet=False)
-        body = orjson.dumps(env, default=_json_default, option=_JSON_OPTS)
+            parts["id"] = req_id
+        bits = _variety_bits(sim.seed, sim.next_request_number()) if sim.api_config.json_variety else 0
+        body = orjson.dumps(_envelope(parts, bits), default=_json_default, option=_JSON_OPTS)
+        if bits and not _has_raw(result):  # chart data already writes whole numbers as ints
+            body = vary_numbers(body, bits)
         outcome = "ok" if fault in (None, "timeout") else "fault_" + fault
         sim.stats_obj.record(host, method, outcome, client, credits)
         if fault == "truncate":
@@ -469,6 +536,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, b'{"error":"unknown admin endpoint"}')
 
 
+def _share(v) -> float:
+    x = float(v)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"a share must be within 0..1, got {v!r}")
+    return x
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -487,11 +561,18 @@ class SimServer:
                  rate_limit_status: int = 400, fault_delay: float | None = None,
                  archive_after_days: float = 7.0, expired_window_days: float = 30.0,
                  lower_bound_exclusive: bool = True, instruments_burst: float = 5.0, verbose: bool = False,
-                 market: Market | None = None):
+                 market: Market | None = None, funding_lower_bound_exclusive: bool = True,
+                 summary_mark_iv_missing: float = 0.25, instruments_state_missing: float = 0.2,
+                 json_variety: bool = True):
         self.seed = int(seed)
         self.market = market or Market(self.seed)
         self.api_config = ApiConfig(expired_window_days=expired_window_days, archive_after_days=archive_after_days,
-                                    lower_bound_exclusive=lower_bound_exclusive)
+                                    lower_bound_exclusive=lower_bound_exclusive,
+                                    funding_lower_bound_exclusive=funding_lower_bound_exclusive,
+                                    summary_mark_iv_missing=_share(summary_mark_iv_missing),
+                                    instruments_state_missing=_share(instruments_state_missing),
+                                    json_variety=bool(json_variety))
+        self._requests = itertools.count()
         self.exchange = Exchange(self.market, self.api_config, raw_json=True)
         self.work_lock = threading.Lock()
         self.clock = Clock(now)
@@ -507,6 +588,9 @@ class SimServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.verbose = verbose
+
+    def next_request_number(self) -> int:
+        return next(self._requests)  # atomic under the GIL
 
     def stats(self) -> dict:
         """The counters served at /_sim/stats, as a dict."""
@@ -596,8 +680,10 @@ class SimServer:
                 self.faults.delay = float(v)
             elif k in ("archive_after_days", "expired_window_days"):
                 setattr(self.api_config, k, float(v))
-            elif k == "lower_bound_exclusive":
-                self.api_config.lower_bound_exclusive = bool(v)
+            elif k in ("lower_bound_exclusive", "funding_lower_bound_exclusive", "json_variety"):
+                setattr(self.api_config, k, bool(v))
+            elif k in ("summary_mark_iv_missing", "instruments_state_missing"):
+                setattr(self.api_config, k, _share(v))
             elif k == "faults":
                 self.set_faults(v)
             else:
@@ -611,4 +697,8 @@ class SimServer:
                 "archive_after_days": self.api_config.archive_after_days,
                 "expired_window_days": self.api_config.expired_window_days,
                 "lower_bound_exclusive": self.api_config.lower_bound_exclusive,
+                "funding_lower_bound_exclusive": self.api_config.funding_lower_bound_exclusive,
+                "summary_mark_iv_missing": self.api_config.summary_mark_iv_missing,
+                "instruments_state_missing": self.api_config.instruments_state_missing,
+                "json_variety": self.api_config.json_variety,
                 "api_url": self.api_url, "history_url": self.history_url}
