@@ -73,7 +73,9 @@ OPTIONS_GREEKS = TableSpec(
     (("ts", TS), ("instrument_name", "text"), ("source", "text"),
      ("delta", GREEK), ("gamma", GREEK), ("vega", GREEK), ("theta", GREEK), ("rho", GREEK),
      ("mark_iv", IV), ("bid_iv", IV), ("ask_iv", IV), ("mark_price", PRICE), ("underlying_price", PRICE),
-     ("index_price", PRICE), ("open_interest", AMOUNT), ("interest_rate", GREEK)),
+     ("index_price", PRICE), ("open_interest", AMOUNT), ("interest_rate", GREEK),
+     # 'exchange' (mark_iv as sent), 'inverted' (recovered from mark_price), NULL: no IV (revision 0006)
+     ("iv_source", "text")),
     ("instrument_name", "ts", "source"),
 )
 

@@ -78,3 +78,80 @@ def test_matches_the_simulators_independent_implementation():
 def test_tolerance_helper():
     assert within_tolerance(0.5004, 0.5) and not within_tolerance(0.52, 0.5)
     assert greeks.TOLERANCE["abs"] > 0
+
+
+# --- theta as the exchange states it -------------------------------------------------------------------
+
+def test_exchange_theta_is_the_daily_decay_capped_by_time_left_and_value():
+    # a day or more left: the textbook per-day rate
+    assert greeks.exchange_theta(-54.77, 1000.0, 30 / 365) == -54.77
+    assert greeks.exchange_theta(-54.77, 1000.0, 1 / 365) == -54.77
+    # less than a day: the decay over the time left (BTC-8MAY20-11000-P: 0.318 days, -54.77/day)
+    assert greeks.exchange_theta(-54.77, 1069.0, 0.318 / 365) == pytest.approx(-17.41686)
+    # never more than the whole value (BTC-10SEP25-106000-P: -80.04/day, 0.666 days, worth 15.99 USD)
+    assert greeks.exchange_theta(-80.04, 15.99, 0.666 / 365) == -15.99
+    assert greeks.exchange_theta(0.0, 0.0, 0.0) == 0.0
+
+
+def test_from_mark_iv_theta_follows_the_exchange_convention():
+    now = 1_717_200_000_000
+    far = from_mark_iv(60.0, 65_000.0, 65_000.0, now + 30 * DAY_MS, now, True, decimals=None)
+    assert far.theta == black76(65_000.0, 65_000.0, 30 / 365, 0.6, True).theta
+    near = from_mark_iv(60.0, 65_000.0, 65_000.0, now + DAY_MS // 4, now, True, decimals=None)
+    textbook = black76(65_000.0, 65_000.0, 0.25 / 365, 0.6, True)
+    assert near.theta == pytest.approx(textbook.theta * 0.25, rel=1e-12)
+    assert textbook.price_usd > -near.theta  # at the money: the value is not the limit
+    otm = from_mark_iv(60.0, 65_000.0, 80_000.0, now + DAY_MS // 2, now, True, decimals=None)
+    assert otm.theta == -otm.price_usd > black76(65_000.0, 80_000.0, 0.5 / 365, 0.6, True).theta * 0.5
+
+
+# --- implied volatility ------------------------------------------------------------------------------
+
+def test_implied_vol_textbook_value():
+    # Hull's Black example (F=20, K=20, T=4 months, discounted call 1.1166 at r=9 %) read backwards
+    price = 1.1166 * math.exp(0.09 * 4 / 12)
+    assert greeks.implied_vol(price, 20.0, 20.0, 4 / 12, True).sigma == pytest.approx(0.25, abs=1e-4)
+
+
+@pytest.mark.parametrize("is_call", [True, False])
+def test_implied_vol_round_trips_or_says_why_not(is_call):
+    F, tick = 80_000.0, 1e-4
+    solved = refused = 0
+    for log_m in (-1.5, -0.6, -0.2, -0.05, 0.0, 0.05, 0.2, 0.6, 1.5):
+        K = F * math.exp(log_m)
+        for T in (1 / (365 * 24), 0.3 / 365, 2 / 365, 30 / 365, 1.0, 3.0):
+            for s in (0.05, 0.3, 0.8, 1.6, 4.0):
+                price = black76(F, K, T, s, is_call).price_usd
+                iv = greeks.implied_vol(price, F, K, T, is_call, resolution_usd=tick * F)
+                intrinsic = max(F - K, 0.0) if is_call else max(K - F, 0.0)
+                upper = F if is_call else K
+                informative = price - intrinsic > tick * F and upper - price > tick * F
+                if informative:
+                    assert iv.sigma == pytest.approx(s, rel=1e-7), (K, T, s)
+                    solved += 1
+                else:
+                    assert iv.sigma is None and iv.reason, (K, T, s)
+                    refused += 1
+    assert solved > 100 and refused > 20
+
+
+def test_implied_vol_bounds_and_bracket():
+    F, K, T = 80_000.0, 70_000.0, 10 / 365
+    assert greeks.implied_vol(9_999.0, F, K, T, True).reason == "price outside the no-arbitrage bounds"
+    assert greeks.implied_vol(10_000.0, F, K, T, True).reason == "price outside the no-arbitrage bounds"
+    assert greeks.implied_vol(F, F, K, T, True).reason == "price outside the no-arbitrage bounds"
+    assert greeks.implied_vol(K, F, K, T, False).reason == "price outside the no-arbitrage bounds"
+    assert greeks.implied_vol(math.nan, F, K, T, True).reason == "price is not finite"
+    assert greeks.implied_vol(10_001.0, F, K, 0.0, True).reason == "expired"
+    # within one resolution step of intrinsic, or of the upper bound
+    assert greeks.implied_vol(10_008.0, F, K, T, True, resolution_usd=8.0).sigma is None
+    assert greeks.implied_vol(10_008.1, F, K, T, True, resolution_usd=8.0).sigma is not None
+    assert greeks.implied_vol(F - 8.0, F, K, T, True, resolution_usd=8.0).reason.startswith("price within")
+    # above the bracket: a premium only a volatility above 2,000 % reaches
+    p = black76(F, 200_000.0, T, 25.0, True).price_usd
+    assert greeks.implied_vol(p, F, 200_000.0, T, True).reason == "implied volatility above 20"
+    p = black76(F, 100_000.0, T, 0.5, True).price_usd
+    assert 1 < p < 10 and greeks.implied_vol(p, F, 100_000.0, T, True).sigma == pytest.approx(0.5, rel=1e-9)
+    # a premium of 1e-25 USD still inverts exactly when no resolution is given (tolerance relative to it)
+    p = black76(F, 200_000.0, T, 0.5, True).price_usd
+    assert greeks.implied_vol(p, F, 200_000.0, T, True).sigma == pytest.approx(0.5, rel=1e-6)
