@@ -27,8 +27,9 @@ def _jobs(value: str | None) -> tuple[str, ...]:
                    "[default: DERIBIT_RATE_SHARE if below 1, else 0.25].")
 @click.option("--jobs", "jobs", default="all", show_default=True,
               help=f"Comma-separated jobs to run: {', '.join(ALL_JOBS)}.")
-@click.option("--once", is_flag=True, help="Take the lease, run each selected job once, release, exit "
-                                           "(0 ok, 1 a job failed, 2 another process leads).")
+@click.option("--once", is_flag=True, help="Take the lease, run each selected job once, load the spool, "
+                                           "release, exit (0 ok, 1 a job failed or was partial, 2 another "
+                                           "process leads, 3 the database does not answer).")
 @click.option("--lookback-minutes", type=int, default=120, show_default=True,
               help="Where candle collection starts for an instrument with no stored candle.")
 @click.option("--catchup-days", type=float, default=3.0, show_default=True,
@@ -36,16 +37,24 @@ def _jobs(value: str | None) -> tuple[str, ...]:
 @click.option("--sweep-minutes", type=int, default=60, show_default=True,
               help="The exchange-greeks sweep covers every option once per this many minutes.")
 @click.option("--currencies", default="BTC,ETH", show_default=True, help="Currencies to collect.")
+@click.option("--spool-max-mb", type=float, default=1024.0, show_default=True,
+              help="Bound of the spool (INGEST_SPOOL_DIR) that keeps forward-only rows while the database "
+                   "does not answer; when full, new rows are refused with a warning.")
+@click.option("--spool-flush-seconds", type=float, default=15.0, show_default=True,
+              help="How long each minute's spool load (from :40) may run, so the live minute stays on time.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, sweep_minutes, currencies,
-        verbose) -> None:
+        spool_max_mb, spool_flush_seconds, verbose) -> None:
     """Live collection: one leader, the whole chain every minute, self-healing.
 
     Candles of the perpetuals and active futures every minute (with catch-up after downtime), the
     BTC/ETH option chain with computed greeks every minute, option candles of traded options, the
     index every minute, exchange greeks spread over the hour, funding and instruments hourly, gap
     repair. Start two on one database: one leads (lease row), the other stands by and takes over.
-    SIGTERM/SIGINT finish the current writes, release the lease and exit 0. See docs/live.md.
+    While the database does not answer, the leader keeps collecting what the exchange cannot serve
+    again (chain snapshots, exchange greeks, the index) into a local spool (INGEST_SPOOL_DIR) and loads
+    it when the database is back. SIGTERM/SIGINT finish the current writes, release the lease and
+    exit 0. See docs/live.md.
 
     \b
     Example:
@@ -71,11 +80,21 @@ def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, s
     if lease_seconds < 3:
         raise click.BadParameter("must be at least 3 seconds", param_hint="--lease-seconds")
     logsetup.setup(settings, logging.DEBUG if verbose else logging.INFO)
+    if spool_max_mb <= 0:
+        raise click.BadParameter("must be positive", param_hint="--spool-max-mb")
     config = LiveConfig(lease_seconds=lease_seconds, rate_share=rate_share, jobs=_jobs(jobs),
                         initial_lookback_min=lookback_minutes, catchup_days=catchup_days,
                         gap_days=catchup_days, sweep_minutes=max(1, sweep_minutes),
-                        currencies=tuple(c.strip().upper() for c in currencies.split(",") if c.strip()))
+                        currencies=tuple(c.strip().upper() for c in currencies.split(",") if c.strip()),
+                        spool_max_bytes=int(spool_max_mb * 1024 * 1024),
+                        spool_flush_seconds=max(1.0, spool_flush_seconds))
     ctx = Context(settings, config)
+    try:
+        ctx.spool.ensure_dir()
+    except OSError as exc:
+        ctx.close()
+        raise click.ClickException(f"spool directory {settings.spool_dir} (INGEST_SPOOL_DIR) is not writable: "
+                                   f"{exc.strerror or exc}") from None
     if once:
         sys.exit(run_once(ctx))
     sys.exit(Collector(ctx).run())

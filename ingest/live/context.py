@@ -1,12 +1,11 @@
 """What every live job receives: settings, the one rate-limited Deribit client, a connection factory,
-the lease, and a little state kept between runs (the chain's option names, the option-trades cursor,
-rows waiting for the database to come back)."""
+the lease, the spool (forward-only rows kept while the database does not answer), and a little state
+kept between runs (the chain's option names, the option-trades cursor)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -18,6 +17,7 @@ from ingest.candles import CandleFetcher
 from ingest.config import Settings
 from ingest.deribit.client import DeribitClient
 from ingest.live.lease import Lease
+from ingest.live.spool import DEFAULT_MAX_BYTES, Spool
 
 ALL_JOBS = ("instruments", "candles", "chain", "option_candles", "index", "ticker_sweep", "funding",
             "gap_repair")
@@ -37,8 +37,10 @@ class LiveConfig:
     gap_max_per_run: int = 20
     # the exchange-greeks sweep covers every option once per this many minutes
     sweep_minutes: int = 60
-    # rows kept in memory while the database is unreachable (per dataset), in payloads
-    pending_max: int = 120
+    # the spool of forward-only rows while the database does not answer: its bound, and how long one
+    # flush slice may load (slices start at :40 of each minute, after the minute's jobs)
+    spool_max_bytes: int = DEFAULT_MAX_BYTES
+    spool_flush_seconds: float = 15.0
     jobs: tuple[str, ...] = ALL_JOBS
     db_timeout: float = 5.0
 
@@ -75,7 +77,7 @@ class Context:
         self.lease = lease or Lease(self.connect, name=config.lease_name, seconds=config.lease_seconds)
         self.fetcher_hosts: dict[str, str] = {}
         self.state: dict[str, Any] = {}
-        self.pending: dict[str, deque] = {}
+        self.spool = Spool(settings.spool_dir, config.spool_max_bytes, holder=self.lease.holder)
         self.stop = threading.Event()
         self.lock = threading.Lock()
 

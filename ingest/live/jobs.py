@@ -1,21 +1,27 @@
 """The live jobs. Each is a plain function ``job(ctx, client, minute_ms) -> JobResult``:
 
-* ``ctx`` is the shared Context (settings, connection factory, state, stop event);
+* ``ctx`` is the shared Context (settings, connection factory, lease, spool, state, stop event);
 * ``client`` a per-run CountingClient over the one rate-limited DeribitClient;
 * ``minute_ms`` the start of the minute the run belongs to (its scheduled time floored).
 
 HTTP calls never happen inside a database transaction: each job fetches, then opens a connection for a
-short write. A Deribit failure of one instrument makes the run 'partial' and the others go on; a
-database failure ends the run with 'error' (the scheduler logs it) and the next run's catch-up fills
-the minutes. Rows of datasets the exchange cannot serve again later (chain snapshots, the index now)
-are kept in memory while the database is unreachable and written once it answers.
+short write. A failure of one instrument (an API error, or a database error about its rows) is recorded
+and the others go on; a connection problem ends a run of re-fetchable data with 'error' and the next
+run's catch-up fills the minutes. Rows the exchange cannot serve again later (FORWARD_ONLY: chain
+snapshots, the sweep's exchange greeks, the index now) go to the spool when the database does not
+answer, and are loaded from there when it does (ingest/live/spool.py).
+
+Outcomes (job_heartbeats.last_outcome): 'ok' only when every row the run had was stored; 'partial' when
+some instrument failed, rows were quarantined or spooled; 'error' when the run stored (or spooled)
+nothing although it had something to store, when it quarantined its whole input, or when rows were
+lost (spool full). ``last_error`` says which.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -26,29 +32,74 @@ from ingest import instruments as instruments_mod
 from ingest import options_chain
 from ingest.deribit.client import DeribitError, RequestFailed
 from ingest.deribit.quirks import HOUR_MS, INDEX_NAMES, MINUTE_MS
+from ingest.live.writes import connection_problem, load_or_isolate, short_error
 from ingest.sqlfiles import query
-from ingest.tables import FUTURES_OHLCV, OPTIONS_OHLCV, PERPETUALS_OHLCV
+from ingest.tables import FUTURES_OHLCV, INDEX_PRICES, OPTIONS_GREEKS, OPTIONS_OHLCV, PERPETUALS_OHLCV, TableSpec
 from ingest.validate import Validated
 
 log = logging.getLogger(__name__)
 
 API_ERRORS = (DeribitError, RequestFailed)
+# jobs whose rows the exchange cannot serve again: they run while the leader holds over (database
+# unreachable), into the spool
+FORWARD_ONLY = ("index", "chain", "ticker_sweep")
+# an answer with invalid values is asked again (at most this many times in all) before its invalid
+# values are taken as data: the exchange never sends NaN or strings for numbers, a fault in transit
+# does, and a forward-only minute has no second chance later
+FETCH_ATTEMPTS = 3
+
+# per job thread: whether this run must hold a confirmed lease to write to the database
+_run = threading.local()
 
 
 @dataclass
 class JobResult:
-    rows: int = 0
+    rows: int = 0  # rows inserted or changed
+    stored: int = 0  # valid rows the database holds after this run (inserted, changed or already equal)
     quarantined: int = 0
+    spooled: int = 0  # rows kept in the spool (the database did not answer)
+    lost: int = 0  # rows neither stored nor spooled (spool full or unwritable)
+    expected: bool = False  # the run had something to store: storing nothing is an error
     failures: list[str] = field(default_factory=list)
     detail: str = ""
 
     @property
     def outcome(self) -> str:
-        return "partial" if self.failures else "ok"
+        kept = self.stored + self.spooled
+        if self.lost or (self.failures and not kept) or (self.expected and not kept):
+            return "error"
+        if self.failures or self.quarantined or self.spooled:
+            return "partial"
+        return "ok"
 
-    def fail(self, what: str, exc: BaseException) -> None:
-        self.failures.append(f"{what}: {exc}")
-        log.warning("%s: %s", what, exc)
+    @property
+    def error(self) -> str | None:
+        """What job_heartbeats.last_error says about a run that is not 'ok'."""
+        parts = []
+        if self.lost:
+            parts.append(f"{self.lost} rows LOST (database unreachable and the spool refused them)")
+        if self.expected and not (self.stored + self.spooled) and not self.lost:
+            parts.append(f"stored nothing: all {self.quarantined} input rows quarantined" if self.quarantined
+                         else "stored nothing")
+        elif self.quarantined:
+            parts.append(f"{self.quarantined} rows quarantined")
+        if self.spooled:
+            parts.append(f"database unreachable: {self.spooled} rows spooled")
+        parts.extend(self.failures)
+        return "; ".join(parts)[:500] if parts else None
+
+    def fail(self, what: str, exc: BaseException | str) -> None:
+        text = exc if isinstance(exc, str) else (str(exc) if isinstance(exc, API_ERRORS) else short_error(exc))
+        self.failures.append(f"{what}: {text}")
+        log.warning("%s: %s", what, text)
+
+    def loaded(self, validated: Validated, changed: int, quarantined: int, offered: int | None = None) -> None:
+        """Account for one committed load of `validated` (`offered` valid rows, default all)."""
+        offered = len(validated.rows) if offered is None else offered
+        self.rows += changed
+        self.quarantined += quarantined
+        # rows the load itself quarantined (out of a column's range, refused by the database)
+        self.stored += max(0, offered - max(0, quarantined - len(validated.rejected)))
 
 
 def _ms(dt) -> int:
@@ -59,43 +110,82 @@ def last_closed_minute(now_ms: int) -> int:
     return now_ms - now_ms % MINUTE_MS - MINUTE_MS
 
 
+def fetch_clean(fetch: Callable[[], Validated], attempts: int = FETCH_ATTEMPTS) -> Validated:
+    """fetch() again while its answer has invalid values (at most `attempts` calls); the last answer."""
+    v = fetch()
+    for _ in range(attempts - 1):
+        if not v.rejected:
+            break
+        v = fetch()
+    return v
+
+
 # --- writes that survive a database outage ---------------------------------------------------------
 
-def _write_or_keep(ctx, key: str, loader: Callable, validated: Validated, result: JobResult) -> None:
-    """Write this payload and any kept from earlier runs; on a database error keep them all (bounded)
-    and re-raise so the run is recorded as an error."""
-    queue = ctx.pending.setdefault(key, deque(maxlen=ctx.config.pending_max))
-    queue.append(validated)
-    if len(queue) > 1:
-        log.info("%s: writing %d payloads kept while the database was away", key, len(queue))
-    with ctx.connect() as conn:
-        while queue:
-            try:
-                n, q = loader(conn, queue[0])
-            except Exception as exc:
-                if not _connection_problem(exc):
-                    queue.popleft()  # the payload itself is the problem: never retry it forever
+def may_write_db(ctx) -> bool:
+    """A run under run_job(require_leader=True) writes to the database only with a confirmed lease;
+    holding over (database unreachable, lease not renewable) it writes to the spool."""
+    return not getattr(_run, "require_leader", False) or ctx.lease.is_leader
+
+
+def store_forward_only(ctx, dataset: str, spec: TableSpec, validated: Validated, minute_ms: int,
+                       r: JobResult) -> None:
+    """Write rows the exchange cannot serve again: into the database (rows it refuses quarantined, the
+    others loaded), or, when it does not answer or we hold no confirmed lease, into the spool."""
+    if not validated.rows and not validated.rejected:
+        return
+    if may_write_db(ctx):
+        try:
+            with ctx.connect() as conn:
+                n, q = load_or_isolate(conn, spec, validated)
+            r.loaded(validated, n, q)
+            return
+        except Exception as exc:
+            if not connection_problem(exc):
                 raise
-            queue.popleft()
-            result.rows += n
-            result.quarantined += q
+            log.warning("%s: the database does not answer (%s): spooling %d rows", dataset,
+                        short_error(exc), len(validated.rows))
+    try:
+        path = ctx.spool.put(dataset, spec, validated, minute_ms)
+    except OSError as exc:
+        log.error("%s: spool %s not writable (%s): %d rows LOST", dataset, ctx.spool.dir, exc,
+                  len(validated.rows))
+        path = None
+    if path is None:
+        r.lost += len(validated.rows)
+    else:
+        r.spooled += len(validated.rows)
 
 
-def _connection_problem(exc: BaseException) -> bool:
-    import psycopg
-    import psycopg_pool
-
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout))
+def _isolated(r: JobResult, what: str, fn: Callable[[], None]) -> None:
+    """Run one instrument's part; its API errors and the database's refusals of its rows are recorded
+    and the job goes on with the next one. A connection problem ends the run (nothing else would work)."""
+    try:
+        fn()
+    except API_ERRORS as exc:
+        r.fail(what, exc)
+    except Exception as exc:
+        if connection_problem(exc):
+            raise
+        r.fail(what, f"database error: {short_error(exc)}")
 
 
 # --- instruments -----------------------------------------------------------------------------------
 
 def instruments(ctx, client, minute_ms: int) -> JobResult:
     """get_instruments for BTC and ETH futures and options (new listings, expiries, is_active)."""
-    r = JobResult()
-    with ctx.connect() as conn:
-        r.rows = instruments_mod.sync(client, conn, currencies=ctx.config.currencies)
-    ctx.state["instruments_synced_ms"] = ctx.now_ms()
+    r = JobResult(expected=True)
+    for currency in ctx.config.currencies:
+        for kind in ("future", "option"):
+            def one(currency=currency, kind=kind):
+                v = instruments_mod.validate(instruments_mod.fetch(client, currency, kind))
+                with ctx.connect() as conn:
+                    r.rows += instruments_mod.upsert(conn, v)
+                r.stored += len(v.rows)
+                r.quarantined += len(v.rejected)
+            _isolated(r, f"{currency} {kind}s", one)
+    if not r.failures:
+        ctx.state["instruments_synced_ms"] = ctx.now_ms()
     return r
 
 
@@ -123,13 +213,16 @@ def fetch_range(ctx, client, instrument: str, spec, start_ms: int, end_ms: int, 
         validated, _host = fetcher.fetch_validated(dataset, instrument, first, last)
         with ctx.connect() as conn:
             n, q = candles_mod.load(conn, spec, validated)
-        r.rows += n
-        r.quarantined += q
+        # options keep only candles with trades (candles.load): the fillers are not offered
+        offered = sum(1 for row in validated.rows if row[6] > 0) if spec is OPTIONS_OHLCV else None
+        r.loaded(validated, n, q, offered)
 
 
 def candles(ctx, client, minute_ms: int) -> JobResult:
     """The last closed minute of every perpetual and active future, from the minute after the last
-    stored candle (catch-up after downtime, capped at catchup_days; initial_lookback_min when none)."""
+    stored candle (catch-up after downtime, capped at catchup_days; initial_lookback_min when none).
+    Each instrument on its own: a failure (API, or the database refusing its rows) is recorded and the
+    others go on."""
     r = JobResult()
     end = last_closed_minute(ctx.now_ms())
     lookback = ctx.config.initial_lookback_min * MINUTE_MS
@@ -142,11 +235,11 @@ def candles(ctx, client, minute_ms: int) -> JobResult:
         start = last_ms + MINUTE_MS if last_ms is not None else max(end - lookback, end - horizon)
         if start > stop:
             continue
+        r.expected = True  # a minute is due: storing nothing is an error
         behind += (stop - start) // MINUTE_MS
-        try:
-            fetch_range(ctx, client, name, PERPETUALS_OHLCV if perp else FUTURES_OHLCV, start, stop, r)
-        except API_ERRORS as exc:
-            r.fail(name, exc)
+        spec = PERPETUALS_OHLCV if perp else FUTURES_OHLCV
+        _isolated(r, name, lambda name=name, spec=spec, start=start, stop=stop:
+                  fetch_range(ctx, client, name, spec, start, stop, r))
     r.detail = f"catchup_minutes={behind}" if behind else ""
     return r
 
@@ -155,21 +248,21 @@ def candles(ctx, client, minute_ms: int) -> JobResult:
 
 def chain(ctx, client, minute_ms: int) -> JobResult:
     """One book summary per currency -> mark, IV, underlying, OI and computed greeks of every option."""
-    r = JobResult()
+    r = JobResult(expected=True)
     parts = []
     names: list[str] = []
     for currency in ctx.config.currencies:
         try:
-            result = options_chain.fetch_summary(client, currency)
+            v = fetch_clean(lambda currency=currency: options_chain.summary_rows(
+                currency, options_chain.fetch_summary(client, currency), now_ms=ctx.now_ms()))
         except API_ERRORS as exc:
             r.fail(f"{currency} book summary", exc)
             continue
-        v = options_chain.summary_rows(currency, result, now_ms=ctx.now_ms())
         names.extend(row[1] for row in v.rows)
         parts.append(v)
     if names:
         ctx.state["options"] = sorted(set(names))
-    _write_or_keep(ctx, "chain", options_chain.load, options_chain.merge(parts), r)
+    store_forward_only(ctx, "chain", OPTIONS_GREEKS, options_chain.merge(parts), minute_ms, r)
     r.detail = f"options={len(names)}"
     return r
 
@@ -203,10 +296,8 @@ def option_candles(ctx, client, minute_ms: int) -> JobResult:
     for name, minutes in sorted(traded.items()):
         if ctx.stop.is_set():
             return r
-        try:
-            fetch_range(ctx, client, name, OPTIONS_OHLCV, min(minutes), max(minutes), r)
-        except API_ERRORS as exc:
-            r.fail(name, exc)
+        _isolated(r, name, lambda name=name, minutes=minutes:
+                  fetch_range(ctx, client, name, OPTIONS_OHLCV, min(minutes), max(minutes), r))
     if not r.failures and not ctx.stop.is_set():
         ctx.state["option_trades_from"] = end + 1
     r.detail = f"traded={len(traded)}"
@@ -217,15 +308,15 @@ def option_candles(ctx, client, minute_ms: int) -> JobResult:
 
 def index(ctx, client, minute_ms: int) -> JobResult:
     """get_index_price for btc_usd and eth_usd, stored at the run's minute with source 'ticker'."""
-    r = JobResult()
+    r = JobResult(expected=True)
     parts = []
     for currency in ctx.config.currencies:
         name = INDEX_NAMES.get(currency, f"{currency.lower()}_usd")
         try:
-            parts.append(index_mod.ticker(client, name, ts_ms=minute_ms))
+            parts.append(fetch_clean(lambda name=name: index_mod.ticker(client, name, ts_ms=minute_ms)))
         except API_ERRORS as exc:
             r.fail(name, exc)
-    _write_or_keep(ctx, "index", index_mod.load, options_chain.merge(parts), r)
+    store_forward_only(ctx, "index", INDEX_PRICES, options_chain.merge(parts), minute_ms, r)
     return r
 
 
@@ -251,14 +342,18 @@ def ticker_sweep(ctx, client, minute_ms: int) -> JobResult:
         if ctx.stop.is_set():
             break
         try:
-            parts.append(options_chain.ticker_row(options_chain.fetch_ticker(client, name)))
+            parts.append(fetch_clean(lambda name=name: options_chain.ticker_row(
+                options_chain.fetch_ticker(client, name))))
         except DeribitError as exc:
             if exc.code != -32602:  # an option that just expired: nothing to sweep
                 r.fail(name, exc)
         except RequestFailed as exc:
             r.fail(name, exc)
-    _write_or_keep(ctx, "sweep", options_chain.load, options_chain.merge(parts), r)
-    r.detail = f"options={len(todo)}/{len(names)}"
+    merged = options_chain.merge(parts)
+    r.expected = bool(merged.rows or merged.rejected)  # answers of expired options store nothing
+    store_forward_only(ctx, "sweep", OPTIONS_GREEKS, merged, minute_ms, r)
+    skipped = len(getattr(merged, "skipped", ()))
+    r.detail = f"options={len(todo)}/{len(names)}" + (f" expired={skipped}" if skipped else "")
     return r
 
 
@@ -266,21 +361,22 @@ def ticker_sweep(ctx, client, minute_ms: int) -> JobResult:
 
 def funding(ctx, client, minute_ms: int) -> JobResult:
     """Funding rows of the perpetuals for the last hours (and their index as source 'funding')."""
-    r = JobResult()
+    r = JobResult(expected=True)
     now = ctx.now_ms()
     for currency in ctx.config.currencies:
         inst = f"{currency}-PERPETUAL"
-        try:
+
+        def one(inst=inst):
             result = funding_mod.fetch_window(client, inst, now, now - 12 * HOUR_MS)
-        except API_ERRORS as exc:
-            r.fail(inst, exc)
-            continue
-        v = funding_mod.validate(inst, result, now - 12 * HOUR_MS, now)
-        with ctx.connect() as conn:
-            n, q = funding_mod.load(conn, v)
-            n2, _ = index_mod.load(conn, index_mod.from_funding(index_mod.index_name_for(inst), v))
-        r.rows += n + n2
-        r.quarantined += q
+            v = funding_mod.validate(inst, result, now - 12 * HOUR_MS, now)
+            idx = index_mod.from_funding(index_mod.index_name_for(inst), v)
+            with ctx.connect() as conn:
+                n, q = funding_mod.load(conn, v)
+                n2, q2 = index_mod.load(conn, idx)
+            r.loaded(v, n, q)
+            r.rows += n2
+            r.quarantined += q2
+        _isolated(r, inst, one)
     return r
 
 
@@ -301,10 +397,8 @@ def gap_repair(ctx, client, minute_ms: int) -> JobResult:
             continue
         tried[key] = tried.get(key, 0) + 1
         spec = PERPETUALS_OHLCV if dataset == "perpetuals_ohlcv" else FUTURES_OHLCV
-        try:
-            fetch_range(ctx, client, name, spec, key[1], key[2] - MINUTE_MS, r)
-        except API_ERRORS as exc:
-            r.fail(name, exc)
+        _isolated(r, name, lambda name=name, spec=spec, key=key:
+                  fetch_range(ctx, client, name, spec, key[1], key[2] - MINUTE_MS, r))
         done += 1
     r.detail = f"gaps={len(gaps)} repaired_tried={done}"
     return r
@@ -323,39 +417,70 @@ JOBS: dict[str, Callable] = {
 
 
 def run_job(ctx, name: str, minute_ms: int | None = None, *, require_leader: bool = True) -> JobResult | None:
-    """Run one job with its heartbeat and its one log line; never raises (returns None if skipped)."""
+    """Run one job with its heartbeat and its one log line; never raises (returns None if skipped).
+
+    With require_leader, a job runs only with a confirmed lease, except the FORWARD_ONLY jobs, which
+    also run while the leader holds over (database unreachable): into the spool, without heartbeats."""
     from datetime import datetime, timezone
 
     from ingest.live import heartbeat
     from ingest.live.context import CountingClient
-    from ingest.live.lease import _short
 
+    holding_over = False
     if require_leader and not ctx.lease.is_leader:
-        return None
+        if not (name in FORWARD_ONLY and ctx.lease.may_collect):
+            return None
+        holding_over = True
     if minute_ms is None:
         now = ctx.now_ms()
         minute_ms = now - now % MINUTE_MS
     client = CountingClient(ctx.client)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    heartbeat.started(ctx.connect, name, ctx.holder)
+    if not holding_over:
+        heartbeat.started(ctx.connect, name, ctx.holder)
     result: JobResult | None = None
     error = None
+    _run.require_leader = require_leader
     try:
         result = JOBS[name](ctx, client, minute_ms)
         outcome = result.outcome
+        error = result.error
     except Exception as exc:  # database down, a bug: logged, recorded, never fatal
-        outcome, error = "error", f"{type(exc).__name__}: {_short(exc)}"
+        outcome, error = "error", short_error(exc)
         result = JobResult()
+    finally:
+        _run.require_leader = False
     duration_ms = int((time.monotonic() - t0) * 1000)
-    if error is None and result.failures:
-        error = "; ".join(result.failures)[:500]
     log.log(logging.ERROR if outcome == "error" else logging.INFO,
-            "job=%s rows=%d requests=%d duration_ms=%d outcome=%s%s%s%s", name, result.rows,
+            "job=%s rows=%d requests=%d duration_ms=%d outcome=%s%s%s%s%s", name, result.rows,
             client.requests, duration_ms, outcome,
             f" quarantined={result.quarantined}" if result.quarantined else "",
+            f" spooled={result.spooled}" if result.spooled else "",
             f" {result.detail}" if result.detail else "", f" error={error}" if error else "")
-    heartbeat.finished(ctx.connect, name, ctx.holder, started_at=started, outcome=outcome, rows=result.rows,
-                       requests=client.requests, duration_ms=duration_ms, error=error)
+    if not holding_over:
+        heartbeat.finished(ctx.connect, name, ctx.holder, started_at=started, outcome=outcome,
+                           rows=result.rows, requests=client.requests, duration_ms=duration_ms, error=error)
     result.outcome_override = outcome  # type: ignore[attr-defined]
     return result
+
+
+def flush_spool(ctx, budget_s: float | None = None):
+    """Load spooled rows (oldest first) for at most budget_s; never raises. A process holding over does
+    not flush: it first needs a heartbeat to reach the database and settle the lease. Returns the
+    FlushResult, or None when there was nothing to do or the database did not answer."""
+    if ctx.lease.holding_over or not ctx.spool.files():
+        return None
+    try:
+        res = ctx.spool.flush(ctx.connect, budget_s=budget_s, stop=ctx.stop)
+    except Exception as exc:
+        log.warning("spool flush: the database does not answer (%s); %d files wait",
+                    short_error(exc), len(ctx.spool.files()))
+        return None
+    if res.files or res.errors or res.refused:
+        log.log(logging.ERROR if res.errors else logging.INFO,
+                "job=spool_flush files=%d rows=%d quarantined=%d left=%d duration_ms=%d%s%s", res.files,
+                res.rows, res.quarantined, res.left, int(res.seconds * 1000),
+                f" refused={res.refused}" if res.refused else "",
+                f" errors={'; '.join(res.errors)[:300]}" if res.errors else "")
+    return res

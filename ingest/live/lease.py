@@ -5,8 +5,16 @@ behind a transaction pooler, so the lease is a row whose expiry the *database* c
 
 * ``acquire()`` takes the row if it is free, expired or already ours (sql/queries/lease_acquire.sql);
 * the leader ``renew()``s every ``seconds / 3``; a standby calls ``acquire()`` at the same pace;
-* a leader that cannot renew (database unreachable, or another holder took the row) stops being leader
-  locally once its last confirmed expiry has passed (``is_leader``) — its jobs then skip their work;
+* a leader whose row was taken by another holder stops being leader at once; one whose heartbeat fails
+  for another reason stops being leader (``is_leader``, the right to write to the database) once its
+  last confirmed expiry has passed;
+* a leader whose heartbeat cannot reach the database (connection refused, pool timeout) *holds over*
+  (``holding_over``): past its expiry it writes nothing to the database but keeps collecting the
+  forward-only datasets into the local spool (``may_collect``). Nobody else can take the lease while
+  the database is down for everyone; if it was down only for us, another process may lead meanwhile,
+  and we find out at the first heartbeat that reaches the database: ``acquire()`` then renews the row
+  if it is still ours (or free), else we stand by. Either way the spool is loaded afterwards with
+  ``ON CONFLICT DO NOTHING``, so it never overwrites what the other leader wrote;
 * ``release()`` at shutdown expires the row at once, so a standby takes over at its next poll.
 
 After the leader dies (SIGKILL) the row expires at most ``seconds`` after its last renewal and a standby
@@ -49,6 +57,8 @@ class Lease:
         self._valid_until = 0.0  # monotonic time our last confirmed lease ends (minus a margin)
         self.acquired_count = 0
         self._reported = False  # the leadership state last announced through on_change
+        self._holding_over = False  # led, then the database stopped answering our heartbeats
+        self.reachable: bool | None = None  # whether the last heartbeat reached the database
         self.on_change: Callable[[bool], None] | None = None
 
     @property
@@ -59,6 +69,18 @@ class Lease:
     def is_leader(self) -> bool:
         with self._lock:
             return self._clock() < self._valid_until
+
+    @property
+    def holding_over(self) -> bool:
+        """We led when the database stopped answering, and no heartbeat has reached it since."""
+        with self._lock:
+            return self._holding_over
+
+    @property
+    def may_collect(self) -> bool:
+        """Collect forward-only data: into the database as the leader, into the spool holding over."""
+        with self._lock:
+            return self._holding_over or self._clock() < self._valid_until
 
     def _confirmed(self, started: float) -> None:
         # measured from before the statement: the database's expiry can only be later than this
@@ -73,33 +95,57 @@ class Lease:
         now = self.is_leader
         if now != self._reported:
             self._reported = now
-            log.warning("leadership %s (holder %s)", "acquired" if now else "lost", self.holder)
+            if not now and self.holding_over:
+                log.warning("lease expired while the database does not answer: holding over, forward-only "
+                            "data goes to the spool (holder %s)", self.holder)
+            else:
+                log.warning("leadership %s (holder %s)", "acquired" if now else "lost", self.holder)
             if now:
                 self.acquired_count += 1
             if self.on_change:
                 self.on_change(now)
 
     def tick(self) -> bool:
-        """One heartbeat: renew if leader, else try to acquire. Never raises; returns is_leader."""
+        """One heartbeat: renew if leader, re-acquire if holding over, else try to acquire. Never raises;
+        returns is_leader."""
+        from ingest.live.writes import connection_problem
+
         was = self.is_leader
+        holding = self.holding_over
         started = self._clock()
         try:
             with self.connect() as conn:
-                sql = "lease_renew" if was else "lease_acquire"
+                # holding over: our row may have expired; take it again if it is still ours or free
+                sql = "lease_renew" if was and not holding else "lease_acquire"
                 row = conn.execute(query(sql), self.params).fetchone()
+            self.reachable = True
+            with self._lock:
+                self._holding_over = False
             if row is not None:
                 self._confirmed(started)
-            elif was:
+                if holding:
+                    log.warning("database answers again: lease %s confirmed, leading on", self.name)
+            elif was or holding:
                 log.error("lease %s was taken over by another process: standing by", self.name)
                 self._lost()
-        except Exception as exc:  # database unreachable: keep what we had until it expires
-            log.warning("lease heartbeat failed (%s); leader until the lease expires: %s",
-                        type(exc).__name__, _short(exc))
+        except Exception as exc:
+            self.reachable = not connection_problem(exc)
+            if (was or holding) and connection_problem(exc):
+                if not holding:
+                    log.warning("lease heartbeat cannot reach the database (%s): holding over, forward-only "
+                                "data goes to the spool until it answers: %s", type(exc).__name__, _short(exc))
+                with self._lock:
+                    self._holding_over = True
+            else:  # keep what we had until it expires
+                log.warning("lease heartbeat failed (%s); leader until the lease expires: %s",
+                            type(exc).__name__, _short(exc))
         self._notify(was)
         return self.is_leader
 
     def release(self) -> bool:
         self._lost()
+        with self._lock:
+            self._holding_over = False
         try:
             with self.connect() as conn:
                 row = conn.execute(query("lease_release"), self.params).fetchone()
@@ -124,7 +170,6 @@ def current(conn: psycopg.Connection, name: str = DEFAULT_NAME) -> dict | None:
 
 
 def _short(exc: BaseException) -> str:
-    from ingest.config import redact_dsn
+    from ingest.config import error_line
 
-    text = redact_dsn(str(exc)).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return error_line(exc)

@@ -11,10 +11,14 @@ Cadence (UTC; minute jobs fire a few seconds after the minute closes, so its can
     gap_repair     every 5 minutes at :45  missing minutes of the last gap_days
     funding        hourly at hh:01:15      funding of the last hours (+ index source 'funding')
     instruments    hourly at hh:00:40      get_instruments (new listings, expiries); also at takeover
+    spool          every minute at :40     load spooled rows, oldest first, for at most spool_flush_seconds
 
 Every job has max_instances=1 and coalesce=True (a late run is merged, never stacked) with a misfire
 grace of 50 s. Standbys run only the lease job's acquisition; when a process becomes leader, the
-instruments, candles (catch-up) and chain jobs run at once.
+instruments, candles (catch-up) and chain jobs run at once. A leader holding over (database unreachable)
+runs only the forward-only jobs (index, chain, ticker_sweep), into the spool. The spool job runs in
+every process that is not holding over (a standby too: the rows are its own, loaded without ever
+overwriting a row), in the second half of the minute so the minute's own writes come first.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from ingest.live.context import ALL_JOBS, Context
-from ingest.live.jobs import run_job
+from ingest.live.jobs import flush_spool, run_job
+from ingest.live.writes import connection_problem, short_error
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,11 @@ CRON = {
     "funding": dict(minute=1, second=15),
     "instruments": dict(minute=0, second=40),
 }
+SPOOL_CRON = dict(second=40)
 ON_TAKEOVER = ("instruments", "candles", "chain", "index")
+
+# `ingest run --once` exit status
+EXIT_OK, EXIT_PARTIAL, EXIT_NOT_LEADER, EXIT_DB_UNREACHABLE = 0, 1, 2, 3
 
 
 class Collector:
@@ -53,7 +62,8 @@ class Collector:
         self.ctx = ctx
         self.scheduler = BlockingScheduler(
             timezone=timezone.utc,
-            executors={"default": ThreadPoolExecutor(8), "lease": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(8), "lease": ThreadPoolExecutor(1),
+                       "spool": ThreadPoolExecutor(1)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 50})
         self._running = 0
         self._running_lock = threading.Lock()
@@ -73,6 +83,10 @@ class Collector:
         finally:
             with self._running_lock:
                 self._running -= 1
+
+    def _flush(self) -> None:
+        if not self.ctx.stop.is_set():
+            flush_spool(self.ctx, self.ctx.config.spool_flush_seconds)
 
     def _lease_tick(self) -> None:
         if not self.ctx.stop.is_set():
@@ -96,6 +110,8 @@ class Collector:
             if name in cfg.jobs:
                 self.scheduler.add_job(self._job, CronTrigger(timezone=timezone.utc, **CRON[name]),
                                        args=(name,), id=name, name=name)
+        self.scheduler.add_job(self._flush, CronTrigger(timezone=timezone.utc, **SPOOL_CRON), id="spool",
+                               name="spool", executor="spool")
 
     def request_stop(self, signum=None, frame=None) -> None:
         if self._stopping:
@@ -118,9 +134,13 @@ class Collector:
         self.setup()
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
-        log.info("ingest run: holder %s, lease %.0f s, rate share %.2f, jobs %s, database %s",
+        log.info("ingest run: holder %s, lease %.0f s, rate share %.2f, jobs %s, database %s, spool %s",
                  self.ctx.holder, self.ctx.config.lease_seconds, self.ctx.config.rate_share,
-                 ",".join(self.ctx.config.jobs), self.ctx.settings.safe_database_url)
+                 ",".join(self.ctx.config.jobs), self.ctx.settings.safe_database_url, self.ctx.spool.dir)
+        waiting = self.ctx.spool.files()
+        if waiting:
+            log.warning("spool %s holds %d files (%d rows) from before: loading them when the database answers",
+                        self.ctx.spool.dir, len(waiting), sum(f.rows for f in waiting))
         try:
             self.scheduler.start()
         except Exception as exc:  # a race with shutdown must not turn a clean stop into a crash
@@ -141,16 +161,30 @@ class Collector:
 
 def run_once(ctx: Context, wait_s: float | None = None) -> int:
     """Acquire the lease (waiting up to wait_s, default two lease periods), run each selected job once
-    in dependency order, release the lease. Exit status: 0 all ok, 1 a job failed or was partial,
-    2 another process leads."""
+    in dependency order, load what the spool holds, release the lease. Exit status: 0 all ok, 1 a job
+    failed or was partial (or spooled rows are left), 2 another process leads, 3 the database does
+    not answer (checked first, so this is said at once, not after the lease wait)."""
+    try:
+        with ctx.connect() as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        if not connection_problem(exc):
+            raise
+        log.error("database unreachable: %s (%s)", ctx.settings.safe_database_url, short_error(exc))
+        ctx.close()
+        return EXIT_DB_UNREACHABLE
     deadline = time.monotonic() + (ctx.config.lease_seconds * 2 if wait_s is None else wait_s)
     while not ctx.lease.tick():
+        if ctx.lease.reachable is False:  # lost the database between the check and the heartbeat
+            log.error("database unreachable: %s", ctx.settings.safe_database_url)
+            ctx.close()
+            return EXIT_DB_UNREACHABLE
         if time.monotonic() >= deadline:
             log.error("another process holds the lease %s: not running", ctx.config.lease_name)
             ctx.close()
-            return 2
+            return EXIT_NOT_LEADER
         time.sleep(min(1.0, ctx.config.lease_seconds / 3))
-    status = 0
+    status = EXIT_OK
     try:
         now = time.time()
         minute = int(now // 60) * 60_000
@@ -160,7 +194,12 @@ def run_once(ctx: Context, wait_s: float | None = None) -> int:
             ctx.lease.tick()
             result = run_job(ctx, name, minute)
             if result is None or getattr(result, "outcome_override", "ok") != "ok":
-                status = 1
+                status = EXIT_PARTIAL
+        ctx.lease.tick()
+        flush_spool(ctx)
+        if ctx.spool.files():
+            log.warning("spool %s still holds %d files", ctx.spool.dir, len(ctx.spool.files()))
+            status = EXIT_PARTIAL
     finally:
         ctx.lease.release()
         ctx.close()

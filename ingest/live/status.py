@@ -1,5 +1,6 @@
 """What `ingest status` reports, as plain data: freshness per dataset and instrument group, open gaps,
-the leader and its lease, the last run of every job, storage per table; and which datasets are stale.
+the leader and its lease, the last run of every job, storage per table, the live collector's spool
+(rows waiting for the database, read from INGEST_SPOOL_DIR); and which datasets are stale.
 
     report = collect(url, max_lag_s=300)
     report["stale"]  -> list of "dataset/group" staler than max_lag + the group's cadence
@@ -16,6 +17,7 @@ import psycopg
 from ingest.config import redact_dsn
 from ingest.db import connect
 from ingest.live import lease as lease_mod
+from ingest.live import spool as spool_mod
 from ingest.sqlfiles import query
 
 # series a running collector must produce; absent = stale
@@ -48,8 +50,18 @@ def _rows(conn: psycopg.Connection, sql: str, params: dict | None = None) -> lis
     return [{k: _jsonable(v) for k, v in zip(names, row, strict=False)} for row in cur.fetchall()]
 
 
+def spool_report(spool_dir) -> dict | None:
+    """The spool's summary (files, rows, bytes, oldest minute, refused, dropped), None without a dir."""
+    if spool_dir is None:
+        return None
+    try:
+        return spool_mod.summary(spool_dir)
+    except OSError as exc:
+        return {"dir": str(spool_dir), "error": str(exc)}
+
+
 def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
-            lease_name: str = lease_mod.DEFAULT_NAME) -> dict:
+            lease_name: str = lease_mod.DEFAULT_NAME, spool_dir=None) -> dict:
     with connect(url, autocommit=True) as conn:
         now = conn.execute("SELECT now()").fetchone()[0]
         datasets = _rows(conn, query("status_datasets"))
@@ -89,6 +101,7 @@ def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
         "leader": lease,
         "jobs": jobs,
         "storage": storage,
+        "spool": spool_report(spool_dir),
         "stale": stale,
         "ok": not stale,
     }
@@ -155,9 +168,34 @@ def render(report: dict) -> str:
                    f"{j['last_duration_ms'] if j['last_duration_ms'] is not None else '-':>7}  "
                    f"{(j['last_error'] or '')[:80]}")
     out.append("")
+    out.extend(render_spool(report.get("spool")))
+    out.append("")
     out.append("storage")
     for s in report["storage"]:
         out.append(f"  {s['relation']:<32} {_fmt_bytes(s['bytes']):>10}")
     out.append("")
     out.append("OK" if report["ok"] else "STALE: " + ", ".join(report["stale"]))
     return "\n".join(out)
+
+
+def render_spool(spool: dict | None) -> list[str]:
+    if spool is None:
+        return []
+    if "error" in spool:
+        return [f"spool     {spool['dir']}: cannot read ({spool['error']})"]
+    if not spool["files"]:
+        head = f"spool     {spool['dir']}: empty"
+    else:
+        head = (f"spool     {spool['dir']}: {spool['files']} files, {spool['rows']} rows, "
+                f"{_fmt_bytes(spool['bytes'])} waiting for the database, oldest minute {spool['oldest_minute']}")
+    out = [head]
+    for d in spool["by_dataset"]:
+        out.append(f"  {d['dataset']:<10} {d['files']:>6} files {d['rows']:>9} rows {_fmt_bytes(d['bytes']):>10}")
+    if spool["refused_files"]:
+        out.append(f"  REFUSED: {spool['refused_files']} files the database would not load (kept in "
+                   f"{spool['dir']}/{spool_mod.REFUSED_DIR}; see the log)")
+    dropped = spool.get("dropped")
+    if dropped:
+        out.append(f"  FULL: {dropped['payloads']} payloads ({dropped['rows']} rows) not kept since "
+                   f"{dropped['since_minute']} (limit {_fmt_bytes(dropped.get('max_bytes'))}; --spool-max-mb)")
+    return out
