@@ -31,10 +31,18 @@ from typing import Any
 import psycopg
 
 from ingest.deribit.client import DeribitClient
-from ingest.deribit.quirks import FUNDING_ROWS_PER_CALL, HOUR_MS
+from ingest.deribit.quirks import FUNDING_LOWER_BOUND_SLACK_MS, FUNDING_ROWS_PER_CALL, HOUR_MS
 from ingest.load import load_validated
 from ingest.tables import FUNDING_RATES
-from ingest.validate import Rejected, Validated, finite_number, is_number, json_safe, ms_to_datetime
+from ingest.validate import (
+    Rejected,
+    Validated,
+    broken_values,
+    finite_number,
+    is_number,
+    json_safe,
+    ms_to_datetime,
+)
 
 DATASET = "funding"
 FIELDS = ("timestamp", "index_price", "prev_index_price", "interest_8h", "interest_1h")
@@ -49,12 +57,14 @@ def window_bounds(end_ms: int) -> tuple[int, int]:
 
 
 def fetch_window(client: DeribitClient, instrument: str, end_ms: int, start_ms: int | None = None) -> Any:
-    """One call: the (at most 744) hourly rows ending at end_ms, from start_ms if given (else the full
-    744-hour window). Returns the raw `result` (normally a list of dicts)."""
+    """One call: the (at most 744) hourly rows ending at end_ms, from start_ms (inclusive) if given,
+    else the full 744-hour window. Returns the raw `result` (normally a list of dicts); rows before
+    start_ms may come with it (validate() keeps [start, end])."""
     if start_ms is None:
         start_ms = window_bounds(end_ms)[0]
     return client.call("get_funding_rate_history", {
-        "instrument_name": instrument, "start_timestamp": int(start_ms), "end_timestamp": int(end_ms)})
+        "instrument_name": instrument, "start_timestamp": int(start_ms) - FUNDING_LOWER_BOUND_SLACK_MS,
+        "end_timestamp": int(end_ms)})
 
 
 def row_problem(item: Any) -> str | None:
@@ -95,7 +105,9 @@ def validate(instrument: str, result: Any, start_ms: int | None = None, end_ms: 
     for item in result:
         reason = row_problem(item)
         if reason is not None:
-            out.rejected.append(Rejected(DATASET, instrument, reason, json_safe(item)))
+            whole = not isinstance(item, dict) or not isinstance(item.get("timestamp"), int) or broken_values(
+                *(item.get(f) for f in FIELDS[1:]))
+            out.rejected.append(Rejected(DATASET, instrument, reason, json_safe(item), whole=whole))
             continue
         ts = item["timestamp"]
         if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts > end_ms) or ts in seen:

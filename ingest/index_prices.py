@@ -43,7 +43,15 @@ from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import HOUR_MS, INDEX_NAMES, MAX_DELIVERY_PRICES_PER_CALL, MINUTE_MS
 from ingest.load import load_validated
 from ingest.tables import INDEX_PRICES
-from ingest.validate import Rejected, Validated, finite_number, is_number, json_safe, ms_to_datetime
+from ingest.validate import (
+    Rejected,
+    Validated,
+    broken_values,
+    finite_number,
+    is_number,
+    json_safe,
+    ms_to_datetime,
+)
 
 DATASET = "index"
 SOURCES = ("ticker", "funding", "delivery", "trades")
@@ -102,11 +110,12 @@ def delivery_rows(index_name: str, result: Any, start_ms: int | None = None, end
         ts = _date_ms(item.get("date")) if isinstance(item, dict) else None
         if ts is None:
             out.rejected.append(Rejected(DATASET, index_name, "delivery price without a valid date",
-                                         json_safe(item)))
+                                         json_safe(item), whole=True))
             continue
         reason = _price_problem(item.get("delivery_price"))
         if reason:
-            out.rejected.append(Rejected(DATASET, index_name, f"delivery {reason}", json_safe(item)))
+            out.rejected.append(Rejected(DATASET, index_name, f"delivery {reason}", json_safe(item),
+                                         whole=broken_values(item.get("delivery_price"))))
             continue
         if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts > end_ms):
             continue
@@ -151,14 +160,15 @@ def trades_rows(index_name: str, trades: Iterable[Any], start_ms: int | None = N
         ts = t.get("timestamp") if isinstance(t, dict) else None
         if not isinstance(ts, int) or isinstance(ts, bool):
             out.rejected.append(Rejected(DATASET, index_name, "trade without an integer timestamp",
-                                         json_safe(t)))
+                                         json_safe(t), whole=True))
             continue
         if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts > end_ms):
             continue
         price = t.get("index_price")
         reason = _price_problem(price)
         if reason:
-            out.rejected.append(Rejected(DATASET, index_name, f"trade index_{reason}", json_safe(t)))
+            out.rejected.append(Rejected(DATASET, index_name, f"trade index_{reason}", json_safe(t),
+                                         whole=broken_values(price)))
             continue
         minute = ts - ts % MINUTE_MS
         kept = first.get(minute)

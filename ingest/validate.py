@@ -70,6 +70,12 @@ def finite_number(value: Any) -> bool:
     return is_number(value) and math.isfinite(value)
 
 
+def broken_values(*values: Any) -> bool:
+    """True when a value is not a finite JSON number: the exchange never sends NaN, Infinity or a
+    number as a string, so such a value means a broken answer (fetched again), not data to quarantine."""
+    return not all(finite_number(v) for v in values)
+
+
 def json_safe(value: Any) -> Any:
     """jsonb has no NaN/Infinity: keep them visible in quarantine as strings."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -322,7 +328,8 @@ def chart_candle_columns(dataset: str, instrument: str, result: Any, start_ms: i
                 keep.append(i)
                 continue
         reject(Rejected(dataset, instrument, reason, json_safe(
-            {"tick": t, "open": o, "high": h, "low": low, "close": c, "volume": v, "cost": cost})))
+            {"tick": t, "open": o, "high": h, "low": low, "close": c, "volume": v, "cost": cost}),
+            whole=not isinstance(t, int) or broken_values(o, h, low, c, v, cost)))
     return CandleColumns(instrument, *([a[i] for i in keep] for a in arrays)), rejected
 
 

@@ -67,8 +67,10 @@ def mark_failed(conn: psycopg.Connection, dataset: str, instrument: str, start_m
             "end": ms_to_datetime(end_ms), "error": error[:2000]})
 
 
-def failed_windows(conn: psycopg.Connection, datasets: list[str]) -> list[tuple]:
-    return conn.execute(query("backfill_failed_windows"), {"datasets": list(datasets)}).fetchall()
+def windows_in(conn: psycopg.Connection, datasets: list[str], status: str = "failed") -> list[tuple]:
+    """(dataset, instrument, start, end, attempts, last_error) of the windows in `status`."""
+    return conn.execute(query("backfill_windows_in_status"),
+                        {"datasets": list(datasets), "status": status}).fetchall()
 
 
 def restart(conn: psycopg.Connection, dataset: str, instruments: list[str] | None = None) -> int:

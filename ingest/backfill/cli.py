@@ -79,7 +79,9 @@ def _run(dataset: str, instruments, since, until, dry_run, resume, workers, pref
     try:
         conn = connect(settings.database_url, autocommit=True)
     except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
+        from ingest.cli import database_failure
+
+        raise database_failure(exc, settings.database_url) from None
     with conn:
         try:
             result = run_backfill(dataset, client, conn, since_ms=since_ms, until_ms=until_ms,

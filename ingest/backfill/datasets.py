@@ -40,7 +40,7 @@ from ingest.tables import (
     PERPETUALS_OHLCV,
     TableSpec,
 )
-from ingest.validate import BrokenAnswer, Rejected, Validated, json_safe
+from ingest.validate import BrokenAnswer, Rejected, Validated, json_safe, within_limits
 
 log = logging.getLogger("ingest.backfill")
 
@@ -362,7 +362,8 @@ def funding_windows(ctx: Context, done: DoneIndex, counter=None) -> Iterator[Win
 def _funding_fetch(ctx: Context, name: str, index_name: str, start: int, end: int):
     def fetch() -> Fetched:
         result = funding_mod.fetch_window(ctx.client, name, end, start)
-        validated = funding_mod.validate(name, result, start, end)
+        # rows the columns cannot hold are quarantined once, as funding rows, before the index is derived
+        validated = within_limits(FUNDING_RATES, funding_mod.validate(name, result, start, end))
         index = index_prices.from_funding(index_name, validated)
         return Fetched([Part(FUNDING_RATES, validated, (name, start, end)), Part(INDEX_PRICES, index)],
                        empty=not result)

@@ -85,7 +85,7 @@ class Fetched:
 
 
 # An answer with invalid content is fetched up to this many times, pausing between attempts.
-PAYLOAD_ATTEMPTS = 4
+PAYLOAD_ATTEMPTS = 5
 PAYLOAD_PAUSES_S = (0.2, 0.5, 1.0)
 
 

@@ -112,7 +112,7 @@ def _when(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
 
-def summary(stats: Stats, client_stats: dict, failed: list[tuple] | None = None) -> str:
+def summary(stats: Stats, client_stats: dict, failed: list[tuple] | None = None, partial_windows: int = 0) -> str:
     """The closing summary: rows per table, requests, retries, quarantined, failed windows, speed."""
     elapsed = stats.elapsed
     lines = ["backfill summary"]
@@ -134,6 +134,10 @@ def summary(stats: Stats, client_stats: dict, failed: list[tuple] | None = None)
     for dataset, name, start, end, n, reasons in stats.partial:
         lines.append(f"  PARTIAL {dataset} {name} {_when(start)} .. {_when(end)}: {n} value(s) quarantined "
                      f"(invalid in two answers): {reasons}")
+    earlier = partial_windows - len(stats.partial)
+    if earlier > 0:
+        lines.append(f"  PARTIAL {earlier:,} window(s) recorded by earlier runs (quarantined values; "
+                     "see backfill_checkpoints, status 'partial')")
     for problem in stats.problems:
         lines.append(f"  FAILED {problem}")
     for f in failed or []:

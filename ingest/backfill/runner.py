@@ -53,7 +53,8 @@ class PlanLine:
 class Result:
     stats: Stats
     client_stats: Counter
-    failed: list = field(default_factory=list)
+    failed: list = field(default_factory=list)  # windows still 'failed' (this run or earlier ones)
+    partial: list = field(default_factory=list)  # windows recorded 'partial' (this run or earlier ones)
     plan: list[PlanLine] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)
     analyzed: list[str] = field(default_factory=list)
@@ -69,7 +70,7 @@ class Result:
         quarantined after two answers showed them invalid), or 'ok'."""
         if self.failed or self.stats.windows_failed or self.stats.problems:
             return "failed"
-        if self.stats.windows_partial:
+        if self.stats.windows_partial or self.partial:
             return "partial"
         return "ok"
 
@@ -209,8 +210,9 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
         # every range loaded and not yet refreshed, by this run or by an earlier one that was killed
         result.refreshed = caggs.refresh_pending(conn)
     cps = sorted({cp for n in names for cp in CHECKPOINT_DATASETS[n]})
-    result.failed = checkpoints.failed_windows(conn, cps)
-    result.text = summary(stats, client.stats, result.failed)
+    result.failed = checkpoints.windows_in(conn, cps, "failed")
+    result.partial = checkpoints.windows_in(conn, cps, "partial")
+    result.text = summary(stats, client.stats, result.failed, len(result.partial))
     echo(result.text)
     return result
 

@@ -12,6 +12,10 @@ MAX_DELIVERY_PRICES_PER_CALL = 1_000
 PERPETUAL_EXPIRATION_MS = 32_503_708_800_000
 # the lower bound of chart data may be exclusive: ask from start - 1 ms and de-duplicate
 CHART_LOWER_BOUND_SLACK_MS = 1
+# get_funding_rate_history does not return the row at start_timestamp (the docs' example asks
+# 00:00-04:00 and gets 01:00..04:00): ask from start - 1 ms, so the first hour wanted comes back
+# whether the bound is exclusive (the real API) or inclusive
+FUNDING_LOWER_BOUND_SLACK_MS = 1
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
