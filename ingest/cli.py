@@ -50,6 +50,10 @@ def _settings():
 def db() -> None:
     """The database: embedded server, migrations, status.
 
+    INGEST_DATABASE_URL is a URL or key=value pairs (libpq's two shapes); its password is never
+    printed. Every command here that connects exits 4 when the database cannot be reached (or refuses
+    the connection) and 1 on any other database error, with one line naming the database.
+
     \b
     Example:
         ingest db serve --embedded --data .data/pg   # foreground; Ctrl-C stops it
@@ -87,11 +91,13 @@ def db_serve(embedded: bool, port: int, host: str, data: str) -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def db_upgrade(revision: str) -> None:
-    """Migrate INGEST_DATABASE_URL up to a revision (alembic upgrade).
+    """Migrate INGEST_DATABASE_URL up to a revision (alembic upgrade); exit 4 when the database
+    cannot be reached, 1 when a migration fails.
 
     \b
     Example:
         INGEST_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/postgres ingest db upgrade
+        INGEST_DATABASE_URL="host=db user=ingest password='pa ss' dbname=deribit" ingest db upgrade
     """
     from ingest import schema
 
@@ -123,7 +129,7 @@ def db_downgrade(revision: str, yes: bool) -> None:
 @db.command("wait")
 @click.option("--timeout", default=60.0, show_default=True, type=float, help="Seconds to wait.")
 def db_wait(timeout: float) -> None:
-    """Wait until INGEST_DATABASE_URL accepts connections; exit 1 on timeout.
+    """Wait until INGEST_DATABASE_URL accepts connections; exit 4 on timeout.
 
     \b
     Example:
@@ -135,14 +141,15 @@ def db_wait(timeout: float) -> None:
     try:
         wait_until_ready(settings.database_url, timeout)
     except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise database_failure(exc, settings.database_url) from None
     click.echo(f"database {settings.safe_database_url} is ready")
 
 
 @db.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def db_status(as_json: bool) -> None:
-    """Server and TimescaleDB versions and the schema revision; exits 1 unless at head.
+    """Server and TimescaleDB versions and the schema revision; exits 1 unless at head, 4 when the
+    database cannot be reached.
 
     \b
     Example:
@@ -166,21 +173,34 @@ def db_status(as_json: bool) -> None:
         sys.exit(1)
 
 
+def database_failure(exc: BaseException, dsn: str) -> click.ClickException:
+    """The one way a command reports a database problem: one line naming the database (redacted) and
+    the driver's first line (redacted), no traceback. Exit status 4 (EXIT_CANNOT_CONNECT) when the
+    database cannot be reached, refuses us or went away; 1 for any other database error."""
+    from ingest.config import error_line, redact_dsn
+    from ingest.db import EXIT_CANNOT_CONNECT, DatabaseError, cannot_connect
+
+    if isinstance(exc, DatabaseError):  # ours: already names the database
+        message = error_line(exc, dsn)
+    else:
+        message = f"database {redact_dsn(dsn, dsn)}: {error_line(exc, dsn)}"
+    failure = click.ClickException(message)
+    failure.exit_code = EXIT_CANNOT_CONNECT if cannot_connect(exc) else 1
+    return failure
+
+
 def _run_db(fn, settings):
-    """Run a database action; turn connection failures into one clean line with no password."""
+    """Run a database action; any database failure becomes database_failure's one clean line."""
     import psycopg
     import sqlalchemy.exc
+    from alembic.util.exc import CommandError
 
-    from ingest.config import redact_dsn
     from ingest.db import DatabaseError
 
     try:
         return fn()
-    except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
-    except (psycopg.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
-        message = redact_dsn(str(getattr(exc, "orig", None) or exc)).strip().splitlines()[0]
-        raise click.ClickException(f"database {settings.safe_database_url}: {message}") from None
+    except (DatabaseError, psycopg.Error, sqlalchemy.exc.SQLAlchemyError, CommandError) as exc:
+        raise database_failure(exc, settings.database_url) from None
 
 
 # --- commands that later work fills -------------------------------------------------------------

@@ -1,15 +1,17 @@
-"""Settings read from the environment, and the one place that hides secrets in DSNs.
+"""Settings read from the environment.
 
 Every setting has an environment variable (documented in README.md and .env.example);
-nothing else in the package reads os.environ for configuration.
+nothing else in the package reads os.environ for configuration. DSNs (their shapes, redaction and
+normalisation) are ingest/dsn.py's; `redact_dsn` and `error_line` are re-exported here for callers.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ingest.dsn import DsnError, error_line, normalize_dsn, redact_dsn
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/postgres"
 DEFAULT_API_URL = "https://www.deribit.com/api/v2"
@@ -25,6 +27,15 @@ DEFAULT_CREDIT_REFILL = 10_000
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value == "" else value
+
+
+def _env_dsn(name: str, default: str) -> str:
+    """The DSN as libpq will read it (see ingest/dsn.py); a DSN libpq would reject is a clear error
+    here, before any connection could echo it."""
+    try:
+        return normalize_dsn(_env(name, default))
+    except DsnError as exc:
+        raise DsnError(f"{name} cannot be used: {exc}") from None
 
 
 def _env_float(name: str, default: float) -> float:
@@ -65,7 +76,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         log_file = _env("INGEST_LOG_FILE", "")
         return cls(
-            database_url=_env("INGEST_DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=_env_dsn("INGEST_DATABASE_URL", DEFAULT_DATABASE_URL),
             api_url=_env("DERIBIT_API_URL", DEFAULT_API_URL).rstrip("/"),
             history_url=_env("DERIBIT_HISTORY_URL", DEFAULT_HISTORY_URL).rstrip("/"),
             request_cost=_env_int("DERIBIT_REQUEST_COST", DEFAULT_REQUEST_COST),
@@ -81,19 +92,8 @@ class Settings:
 
     @property
     def safe_database_url(self) -> str:
-        return redact_dsn(self.database_url)
+        """The DSN to print: every password '***' (also where the user or database name equals it)."""
+        return redact_dsn(self.database_url, self.database_url)
 
 
-# postgresql://user:secret@host/db  and  key=value DSNs with password=secret
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)")
-_KV_PASSWORD = re.compile(r"(?P<head>(?<![?&])\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]*)", re.IGNORECASE)
-
-
-def redact_dsn(text: str) -> str:
-    """Replace every password in a DSN (URL or key=value form), or in text holding one, by '***'."""
-    if not text:
-        return text
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", text)
-    text = _QUERY_PASSWORD.sub(lambda m: f"{m['head']}***", text)
-    return _KV_PASSWORD.sub(lambda m: f"{m['head']}***", text)
+__all__ = ["DsnError", "Settings", "error_line", "normalize_dsn", "redact_dsn"]

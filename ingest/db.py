@@ -6,20 +6,51 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
-from ingest.config import redact_dsn
+from ingest.dsn import DsnError, error_line, normalize_dsn, redact_dsn
+
+# the exit status of every command that cannot connect to its database (README "Exit status")
+EXIT_CANNOT_CONNECT = 4
+
+# SQLSTATEs of a connection refused or lost on the server's side: class 08 (connection exception) and
+# the operator-intervention shutdowns (admin_shutdown, crash_shutdown, cannot_connect_now)
+_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
 
 
 class DatabaseError(RuntimeError):
     """A database problem, with any password in the message replaced by '***'."""
 
 
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached, refused the connection, or the connection was lost."""
+
+
+def cannot_connect(exc: BaseException) -> bool:
+    """Whether `exc` (ours, psycopg's, or SQLAlchemy's wrapping psycopg's) means no usable connection."""
+    inner = getattr(exc, "orig", None) or exc
+    if isinstance(inner, DatabaseUnavailable):
+        return True
+    if isinstance(inner, psycopg.OperationalError):
+        state = inner.sqlstate  # None: the client's side (refused, timeout, name unknown, closed)
+        return state is None or state.startswith(_CONNECTION_STATES)
+    return False
+
+
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection:
+    """A connection to `url` (a URL or key=value DSN, normalised as ingest/dsn.py says).
+
+    DatabaseError for a DSN libpq cannot use; DatabaseUnavailable when the server cannot be reached
+    or refuses us. Both say which database, redacted, in one line, and chain nothing (a traceback
+    printed by anyone shows no password)."""
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=connect_timeout)
+        conninfo = normalize_dsn(url)
+    except DsnError as exc:
+        raise DatabaseError(f"cannot use database {redact_dsn(url, url)}: {error_line(exc, url)}") from None
+    try:
+        return psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=connect_timeout)
     except psycopg.Error as exc:
-        raise DatabaseError(f"cannot connect to {redact_dsn(url)}: {redact_dsn(str(exc)).strip()}") from None
+        error = DatabaseUnavailable if cannot_connect(exc) else DatabaseError
+        raise error(f"cannot connect to {redact_dsn(url, url)}: {error_line(exc, url)}") from None
 
 
 @contextmanager
@@ -30,12 +61,6 @@ def connection(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connec
             yield conn
     finally:
         conn.close()
-
-
-def make_pool(url: str, *, min_size: int = 1, max_size: int = 4, name: str = "ingest") -> ConnectionPool:
-    """A pool that opens lazily and survives the database going away (it reconnects on demand)."""
-    return ConnectionPool(url, min_size=min_size, max_size=max_size, name=name, open=True, timeout=30,
-                          reconnect_timeout=0, kwargs={"connect_timeout": 10})
 
 
 def server_versions(conn: psycopg.Connection) -> dict:
@@ -52,16 +77,17 @@ def server_versions(conn: psycopg.Connection) -> dict:
 
 
 def wait_until_ready(url: str, timeout: float = 60.0) -> None:
-    """Poll until a connection succeeds; raise DatabaseError (password-free) after `timeout` s."""
+    """Poll until a connection succeeds; DatabaseUnavailable (password-free) after `timeout` s.
+    A DSN that cannot be used fails at once (DatabaseError): waiting would not change it."""
     import time
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with connect(url, connect_timeout=5) as conn:
+            with connect(url, connect_timeout=max(1, min(5, int(timeout)))) as conn:
                 conn.execute("SELECT 1")
             return
-        except DatabaseError as exc:
+        except DatabaseUnavailable as exc:
             if time.monotonic() >= deadline:
-                raise DatabaseError(f"not ready after {timeout:.0f} s: {exc}") from None
+                raise DatabaseUnavailable(f"not ready after {timeout:.0f} s: {exc}") from None
             time.sleep(0.5)

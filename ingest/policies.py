@@ -177,11 +177,12 @@ def apply_policies_command(passwords: bool) -> None:
         with connection(settings.database_url, autocommit=True) as conn:
             applied = apply_policies(conn)
             roles = set_role_passwords(conn) if passwords else []
-    except (PolicyError, DatabaseError) as exc:
-        raise click.ClickException(redact_dsn(str(exc))) from None
-    except psycopg.Error as exc:
-        message = redact_dsn(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise click.ClickException(f"database {settings.safe_database_url}: {message}") from None
+    except PolicyError as exc:
+        raise click.ClickException(redact_dsn(str(exc), settings.database_url)) from None
+    except (DatabaseError, psycopg.Error) as exc:
+        from ingest.cli import database_failure
+
+        raise database_failure(exc, settings.database_url) from None
     click.echo(f"database {settings.safe_database_url}")
     for relation, policy, setting in applied:
         click.echo(f"  {relation:<22} {policy:<12} {setting}")

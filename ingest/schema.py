@@ -16,15 +16,30 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def sqlalchemy_url(url: str | None) -> str:
-    """postgresql://... -> postgresql+psycopg://... (SQLAlchemy's name for psycopg 3)."""
+    """Any DSN libpq takes (URL or key=value; INGEST_DATABASE_URL when None) as a SQLAlchemy URL for
+    psycopg 3: postgresql+psycopg://user:password@host:port/dbname?other=params. A host list, a
+    socket directory or a non-numeric port go in the query, where SQLAlchemy's psycopg dialect reads
+    them. DsnError (password-free) for a DSN libpq would reject."""
+    from sqlalchemy.engine import URL
+
+    from ingest.dsn import dsn_params
+
     if not url:
         from ingest.config import Settings
 
         url = Settings.from_env().database_url
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+    params = dsn_params(url)
+    user, password, dbname = params.pop("user", None), params.pop("password", None), params.pop("dbname", None)
+    host, port = params.get("host"), params.get("port")
+    single_tcp_host = host is not None and "," not in host and not host.startswith("/")
+    if single_tcp_host and (port is None or port.isdigit()):
+        params.pop("host")
+        params.pop("port", None)
+    else:
+        host = port = None
+    return URL.create("postgresql+psycopg", username=user, password=password, host=host,
+                      port=int(port) if port else None, database=dbname,
+                      query=params).render_as_string(hide_password=False)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -27,7 +27,8 @@ def status(as_json: bool, max_lag: str, gap_days: float) -> None:
         ingest status
         ingest status --json --max-lag 3m
     """
-    from ingest.config import Settings, error_line
+    from ingest.cli import database_failure
+    from ingest.config import Settings
     from ingest.live.status import collect, parse_duration, render, render_spool, spool_report
 
     try:
@@ -39,8 +40,8 @@ def status(as_json: bool, max_lag: str, gap_days: float) -> None:
         report = collect(settings.database_url, max_lag_s=max_lag_s, gap_days=gap_days,
                          spool_dir=settings.spool_dir)
     except Exception as exc:
-        text = error_line(exc, settings.database_url)
-        click.echo(f"error: database {settings.safe_database_url}: {text}", err=True)
+        text = database_failure(exc, settings.database_url).message  # names the database, redacted
+        click.echo(f"error: {text}", err=True)
         spool = spool_report(settings.spool_dir)
         if as_json:
             click.echo(json.dumps({"database": settings.safe_database_url, "error": text, "spool": spool,
