@@ -119,6 +119,7 @@ def backfill() -> None:
       1  windows or instruments failed (listed); run the same command again to retry them
       2  usage error (e.g. a malformed --instrument name)
       3  complete but for quarantined values (windows recorded 'partial', listed)
+      4  the database cannot be reached (one line naming it, password redacted)
 
     \b
     Example:
