@@ -404,9 +404,9 @@ class Exchange:
     def _stats(self, inst: Instrument, now: int) -> dict:
         t = self.m.trades(inst, now - DAY_MS + 1, now, now)
         if len(t["price"]) == 0:
-            # both shapes of "no trade in 24 h": volume null (older answers, no volume_usd) or 0.0 (2026)
+            # both shapes of "no trade in 24 h": volume null (2020 capture) or 0.0 (2025-26 captures)
             if _unit(self.m.seed, "stats-null", inst.name) < 0.5:
-                return {"volume": None, "price_change": None, "low": None, "high": None}
+                return {"volume": None, "price_change": None, "low": None, "high": None, "volume_usd": 0.0}
             return {"volume": 0.0, "low": None, "high": None, "price_change": None, "volume_usd": 0.0}
         price, amount = t["price"], t["amount"]
         if inst.kind == "option":

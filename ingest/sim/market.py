@@ -134,6 +134,8 @@ FUTURE_DAY_LEAD = timedelta(days=4)
 OPT_GRID = {"day": (0.01, 8), "week": (0.02, 10), "month": (0.03, 12), "quarter": (0.06, 14)}
 FUT_RATE = {"quarter": 0.8, "month": 0.4, "week": 0.3, "day": 0.2}
 PERP_RATE = 2.0
+# far options trade rarely: ~0.7 a day, so many show a day without trades (the no-trade ticker stats)
+OPTION_MIN_RATE = 0.0005
 # get_funding_chart_data length -> (span, step between points)
 FUNDING_CHART_LENGTHS = {"8h": (8 * 3_600_000, 60_000), "24h": (86_400_000, 5 * 60_000),
                          "1m": (31 * 86_400_000, 3_600_000)}
@@ -659,7 +661,7 @@ class Market:
         out = []
         for i, k in enumerate(self._strikes(currency, e)):
             z = abs(math.log(k / F0)) / (atm * math.sqrt(tau0))
-            rate = max(0.004, 0.03 * math.exp(-z))
+            rate = max(OPTION_MIN_RATE, 0.03 * math.exp(-1.5 * z))
             for j, ot in enumerate(("call", "put")):
                 out.append(Instrument(cal.option_name(currency, e.expiry, k, ot), currency, "option", False, c_ms,
                                       x_ms, e.cls, p["code"] * 100_000_000 + day * 10_000 + 1 + 2 * i + j, 0.0001,
