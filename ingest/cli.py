@@ -220,6 +220,15 @@ def main() -> None:
         cli(prog_name="ingest")
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         sys.exit(130)
+    except Exception:
+        # a bug: its traceback helps, but what it quotes (a DSN, a driver's message) goes out redacted
+        import os
+        import traceback
+
+        from ingest.config import redact_dsn
+
+        sys.stderr.write(redact_dsn(traceback.format_exc(), os.environ.get("INGEST_DATABASE_URL") or None))
+        sys.exit(1)
 
 
 def _register_optional() -> None:

@@ -131,6 +131,24 @@ def test_no_traceback_from_a_real_process():
             assert word not in proc.stdout + proc.stderr, (args, proc.stdout, proc.stderr)
 
 
+def test_an_unexpected_error_shows_its_traceback_redacted():
+    """A bug's traceback is kept (it helps), but a DSN or a password it quotes is not."""
+    code = ("import os, sys\n"
+            "from ingest import cli\n"
+            "@cli.cli.command('boom')\n"
+            "def boom():\n"
+            "    raise RuntimeError('cannot use ' + os.environ['INGEST_DATABASE_URL'] + ' (s3cr3t w0rd)')\n"
+            "sys.argv = ['ingest', 'boom']\n"
+            "cli.main()\n")
+    env = {**os.environ, "INGEST_DATABASE_URL": "host=db user=u password='s3cr3t w0rd' dbname=d"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" in proc.stderr
+    assert "RuntimeError: cannot use host=db user=u password=*** dbname=d (***)" in proc.stderr, proc.stderr
+    for word in SECRET_WORDS:
+        assert word not in proc.stderr
+
+
 def test_an_unknown_revision_is_one_clean_line(migrated_url):
     result = run(["db", "upgrade", "--revision", "nosuchrevision"], migrated_url)
     assert result.exit_code == 1, result.output
