@@ -20,6 +20,7 @@ query; the password is what follows the first ``:`` of the user-info. A password
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 REDACTED = "***"
@@ -176,6 +177,13 @@ def _secrets_of(dsn: str) -> set[str]:
     return {s for s in found if s.strip()}
 
 
+@lru_cache(maxsize=16)
+def _secret_patterns(dsn: str) -> tuple[re.Pattern, ...]:
+    """A DSN's password(s) as patterns matching them alone (not inside a longer word), longest first."""
+    return tuple(re.compile(r"(?<![A-Za-z0-9])" + re.escape(secret) + r"(?![A-Za-z0-9])")
+                 for secret in sorted(_secrets_of(dsn), key=len, reverse=True))
+
+
 def redact_dsn(text: str, dsn: str | None = None) -> str:
     """`text` with every password replaced by '***': a DSN of any shape, or a message, log line or
     traceback holding DSNs. With `dsn`, that DSN's password is also hidden wherever it appears alone
@@ -183,8 +191,7 @@ def redact_dsn(text: str, dsn: str | None = None) -> str:
     if not text:
         return text
     spans = password_spans(text)
-    for secret in sorted(_secrets_of(dsn), key=len, reverse=True) if dsn else ():
-        pattern = re.compile(r"(?<![A-Za-z0-9])" + re.escape(secret) + r"(?![A-Za-z0-9])")
+    for pattern in _secret_patterns(dsn) if dsn else ():
         spans += [(m.start(), m.end()) for m in pattern.finditer(text)]
     if not spans:
         return text

@@ -179,3 +179,32 @@ def test_sqlalchemy_url_from_every_shape(dsn, url):
     assert (got.drivername, got.username, got.password, got.host, got.port, got.database, dict(got.query)) == \
         (expected.drivername, expected.username, expected.password, expected.host, expected.port,
          expected.database, dict(expected.query))
+
+
+def test_the_live_log_hides_the_password_in_messages_and_tracebacks():
+    import io
+    import logging
+
+    from ingest.live.logsetup import RedactFilter
+
+    dsn = "postgresql://u:s3cr3t w0rd@db/d"
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactFilter(dsn))
+    log = logging.getLogger("test_dsn.redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("connecting to %s", dsn)
+        log.warning('libpq said: unexpected spaces found in "%s"', "s3cr3t w0rd")
+        try:
+            raise RuntimeError(f"cannot use {dsn}")
+        except RuntimeError:
+            log.exception("job failed")
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert "connecting to postgresql://u:***@db/d\n" in text
+    assert 'libpq said: unexpected spaces found in "***"\n' in text
+    assert "RuntimeError: cannot use postgresql://u:***@db/d" in text
+    assert "s3cr3t" not in text and "w0rd" not in text

@@ -13,14 +13,18 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class RedactFilter(logging.Filter):
+    def __init__(self, dsn: str | None = None):
+        super().__init__()
+        self.dsn = dsn  # its password is hidden even where a message quotes it alone
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not kill logging
             message = str(record.msg)
-        record.msg, record.args = redact_dsn(message), ()
+        record.msg, record.args = redact_dsn(message, self.dsn), ()
         if record.exc_info:
-            record.exc_text = redact_dsn(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redact_dsn(logging.Formatter().formatException(record.exc_info), self.dsn)
             record.exc_info = None
         return True
 
@@ -39,7 +43,7 @@ def setup(settings: Settings, level: int = logging.INFO) -> logging.Logger:
     for h in handlers:
         h._ingest_live = True  # type: ignore[attr-defined]
         h.setFormatter(logging.Formatter(FORMAT))
-        h.addFilter(RedactFilter())
+        h.addFilter(RedactFilter(settings.database_url))
         root.addHandler(h)
     root.setLevel(level)
     # one line per job run is ours; APScheduler's own per-run chatter is not needed
