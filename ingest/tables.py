@@ -15,7 +15,8 @@ PRICE = "numeric(18,8)"
 AMOUNT = "numeric(24,8)"
 GREEK = "numeric(12,6)"
 IV = "numeric(10,4)"
-FUNDING = "numeric(20,12)"
+# funding rates: float64 as the exchange sends them (revision 0007; NUMERIC(20,12) lost digits)
+FUNDING = "double precision"
 TS = "timestamp with time zone"
 
 
