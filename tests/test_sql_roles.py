@@ -382,6 +382,8 @@ def test_analyst_password_change_is_the_documented_limit_and_the_reset_restores_
     not fire for roles): this is the limit docs/sql-layer.md states. Everything else about roles is
     refused, and `ingest db apply-policies` (set_role_passwords) puts the configured password back."""
     with analyst.statements() as s:
+        assert not s.denied("ALTER ROLE analyst SET work_mem = '64MB'")  # the limit, for session defaults too
+        assert s.denied("ALTER ROLE analyst SET log_statement = 'none'")  # not a parameter a user may set
         assert s.denied("ALTER ROLE analyst CREATEDB")
         assert s.denied("ALTER ROLE analyst CREATEROLE")
         assert s.denied("ALTER ROLE analyst CONNECTION LIMIT 100")
