@@ -12,8 +12,14 @@ from ingest.sim.cli import sim
 def test_help():
     r = CliRunner().invoke(sim, ["--help"])
     assert r.exit_code == 0
-    for opt in ("--host", "--port", "--seed", "--now", "--rate-limit", "--faults", "11094:"):
+    for opt in ("--host", "--port", "--seed", "--now", "--rate-limit", "--faults", "11094:", "--mark-iv-missing",
+                "--funding-lower-bound", "--json-variety", "Example"):
         assert opt in r.output
+
+
+def test_bad_share():
+    r = CliRunner().invoke(sim, ["--mark-iv-missing", "1.5", "--port", "0"])
+    assert r.exit_code != 0 and "--mark-iv-missing" in r.output
 
 
 def test_bad_faults():
