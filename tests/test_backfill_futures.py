@@ -29,3 +29,22 @@ def test_expired_unlisted_futures_are_reconstructed_and_loaded(db):
         sources = dict(db.execute("SELECT instrument_name, source FROM instruments").fetchall())
         assert sources["BTC-24MAY24"] == "calendar" and sources["BTC-28JUN24"] == "exchange"
         assert sim.stats()["by_host_method"].get("history", {}).get("get_tradingview_chart_data", 0) > 0
+
+
+def test_daily_futures_are_reconstructed_from_the_calendar(db):
+    since, until = parse_when("2025-03-03T00:00"), parse_when("2025-03-06T00:00")
+    now = parse_when("2025-03-12")
+    # expired=true lists only the last day: the dailies of early March are known from the calendar only
+    with SimServer(seed=7, now="2025-03-12T00:00:00Z", rate_limit=True, expired_window_days=1) as sim:
+        r = backfill("futures", sim_client(sim), db, since_ms=since, until_ms=until, tty=False,
+                     echo=lambda s: None)
+        assert r.ok, r.text
+        # Tuesday 4 and Wednesday 5 March 2025: daily futures (not Fridays)
+        for name in ("BTC-4MAR25", "ETH-5MAR25"):
+            truth = truth_candles(sim, name, since, until, now)
+            stored = stored_candles(db, "futures_ohlcv", name)
+            assert truth and stored.keys() == truth.keys()
+            assert all(stored[t] == pytest.approx(truth[t], rel=1e-9, abs=1e-8) for t in truth)
+    rows = dict(db.execute("SELECT instrument_name, (source, settlement_period) FROM instruments "
+                           "WHERE instrument_name IN ('BTC-4MAR25', 'ETH-5MAR25')").fetchall())
+    assert rows == {"BTC-4MAR25": ("calendar", "day"), "ETH-5MAR25": ("calendar", "day")}

@@ -147,8 +147,9 @@ def futures(**kw) -> None:
     """1-minute candles of every dated future since 2019, expired ones included.
 
     Contracts get_instruments no longer lists are reconstructed from the expiry calendar (quarterlies
-    since 2019, monthlies and weeklies since 2021), confirmed against the exchange's chart data (the
-    history host for archived ones) and recorded in instruments with source 'calendar'.
+    since 2019, monthlies and weeklies since 2021, daily futures since 2025), confirmed against the
+    exchange's chart data (the history host for archived ones) and recorded in instruments with source
+    'calendar'.
 
     \b
     Example:

@@ -55,13 +55,16 @@ EARLIEST_MS = cal.to_ms(datetime(2018, 1, 1, tzinfo=timezone.utc))
 # known listing dates, used when get_instruments does not list a perpetual
 PERPETUAL_LISTING_MS = {"BTC-PERPETUAL": cal.to_ms(datetime(2018, 8, 13, tzinfo=timezone.utc)),
                         "ETH-PERPETUAL": cal.to_ms(datetime(2019, 3, 12, tzinfo=timezone.utc))}
-# the futures calendar to reconstruct: quarterlies since 2019, monthlies and weeklies since 2021
+# the futures calendar to reconstruct: quarterlies since 2019, monthlies and weeklies since 2021, daily
+# futures (settlement_period "day", listed a few days ahead; seen in 2026 captures) since 2025
 QUARTERLIES_FROM = datetime(2019, 1, 1, tzinfo=timezone.utc)
 SHORT_FUTURES_FROM = datetime(2021, 1, 1, tzinfo=timezone.utc)
+DAILY_FUTURES_FROM = datetime(2025, 1, 1, tzinfo=timezone.utc)
 # listing lead before expiry (dry-run estimate for reconstructed contracts whose life is not probed):
-# Deribit lists quarterlies about two quarters ahead, monthlies about two months, weeklies two weeks
+# Deribit lists quarterlies about two quarters ahead, monthlies about two months, weeklies two weeks,
+# dailies four days
 LISTING_LEAD = {"quarter": timedelta(weeks=26), "month": timedelta(weeks=8), "week": timedelta(weeks=2),
-                "day": timedelta(days=3)}
+                "day": timedelta(days=4)}
 DEFAULT_TRADES_DAYS = 30  # --source trades without --since: the last 30 days (a day is ~10 requests)
 
 
@@ -240,7 +243,8 @@ def perpetual_targets(ctx: Context) -> list[Target]:
 
 def future_targets(ctx: Context, probe: bool = True) -> Iterator[Target]:
     """Every dated future: listed (active and recently expired) plus the calendar reconstruction
-    (quarterlies since 2019, monthlies and weeklies since 2021) confirmed by a probe of its chart data
+    (quarterlies since 2019, monthlies and weeklies since 2021, dailies since 2025) confirmed by a probe
+    of its chart data
     (main host, else the history host). Oldest expiry first. Yields calendar-confirmed Targets with
     source='calendar' and their item for the instruments table."""
     listed = {n: i for n, i in ctx.listed("future").items() if not n.endswith("PERPETUAL")}
@@ -255,6 +259,7 @@ def future_targets(ctx: Context, probe: bool = True) -> Iterator[Target]:
         for cur in ctx.currencies():
             expiries = set(cal.quarterly_expiries(QUARTERLIES_FROM, now))
             expiries |= set(cal.weekly_expiries(SHORT_FUTURES_FROM, now))  # includes monthlies
+            expiries |= set(cal.daily_expiries(DAILY_FUTURES_FROM, now))  # daily futures
             for x in expiries:
                 candidates[cal.future_name(cur, x)] = cal.to_ms(x)
         for n, item in listed.items():
