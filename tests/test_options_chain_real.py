@@ -194,6 +194,10 @@ def test_mark_at_the_minimum_tick_gives_no_iv():
     item = {k: t[k] for k in ("instrument_name", "mark_price", "underlying_price", "interest_rate",
                               "open_interest", "estimated_delivery_price")}
     item["creation_timestamp"] = t["timestamp"]
+    F, K, T = 110714.7602, 106000.0, (1757491200000 - 1757433676689) / YEAR_MS
+    # the tick-rounded mark would invent 46.7 %; the exchange's Black-76 value at 49.22 % is 0.000144
+    assert ref_iv(0.0001 * F, F, K, T, False) * 100 == pytest.approx(46.67, abs=0.01)
+    assert ref_price(F, K, T, 0.4922, False) / F == pytest.approx(0.000144, abs=1e-6)
     v = options_chain.summary_rows("BTC", [item])
     assert v.rows[0][3:11] == (None,) * 8 and v.rows[0][-1] is None
     # with mark_iv present the exchange's IV is used, whatever the mark
@@ -250,6 +254,19 @@ def test_expired_option_ticker_is_skipped_and_counted_not_stored():
 def test_perpetual_tickers_are_not_option_snapshots(fixture):
     v = options_chain.ticker_row(payload(fixture))
     assert not v.rows and [r.reason for r in v.rejected] == ["not an option ticker"]
+
+
+@pytest.mark.parametrize("name, within", [
+    ("BTC-27SEP24-40000-C", 0.01), ("BTC-15JAN21-28000-C", 0.12), ("BTC-8MAY20-11000-P", 0.16)])
+def test_inverting_a_real_ticker_mark_gives_the_exchange_iv(name, within):
+    """Tickers carry both mark_price and mark_iv: the inversion agrees (to the marks' rounding and the
+    exchange's own timing)."""
+    t = payload(TICKER_ROWS[name][0])
+    K, call, expiry = STRIKE_EXPIRY[name]
+    F, T = t["underlying_price"], (expiry - t["timestamp"]) / YEAR_MS
+    iv = greeks.implied_vol(t["mark_price"] * F, F, K, T, call, resolution_usd=options_chain.OPTION_TICK * F)
+    assert iv.sigma * 100 == pytest.approx(t["mark_iv"], abs=within)
+    assert iv.sigma * 100 == pytest.approx(ref_iv(t["mark_price"] * F, F, K, T, call) * 100, abs=1e-6)
 
 
 # --- the exchange's greeks decide the theta convention -------------------------------------------------

@@ -137,6 +137,7 @@ def test_greeks_hourly_keeps_the_last_snapshot_of_each_hour(db):
             None,
             Decimal(100),
             None,
+            "exchange",
         )
         for i in range(0, 150, 5)
     ]

@@ -138,6 +138,7 @@ def loaded(migrated_url):
                                 Decimal(60990),
                                 Decimal(100),
                                 Decimal(0),
+                                "exchange",
                             )
                         )
         copy_upsert(db, OPTIONS_GREEKS, rows)

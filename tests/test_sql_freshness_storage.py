@@ -21,7 +21,7 @@ def test_freshness_has_the_last_row_of_every_series_and_its_lag(db):
     load(db, "futures_ohlcv", minute_series("BTC-29MAR24", day(2024, 3, 29, 7), 60, lambda i: 2.0))
     add_instrument(db, "BTC-29MAR24", expiration=day(2024, 3, 29, 8))
     copy_upsert(
-        db, OPTIONS_GREEKS, [(now - timedelta(hours=2), "BTC-1JAN30-1000-C", "computed") + (None,) * 13]
+        db, OPTIONS_GREEKS, [(now - timedelta(hours=2), "BTC-1JAN30-1000-C", "computed") + (None,) * 14]
     )
     copy_upsert(
         db,

@@ -129,6 +129,7 @@ def load_a_bit_of_everything(db):
                 None,
                 None,
                 None,
+                "exchange",
             )
             for i in range(0, minutes, 30)
         ],
