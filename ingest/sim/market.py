@@ -12,8 +12,9 @@ Nothing is pre-materialised. Every series is a pure function of ``(seed, key, ti
   Values between minute marks are linearly interpolated.
 * **Trades**: per ``(instrument, day)`` a Poisson number of trades per minute (perpetuals ~2/min,
   dated futures < 1/min, options rarely), with prices around the instrument's fair value, rounded to
-  its tick.  One-minute candles are *aggregated from these trades*; minutes without trades are filler
-  candles (O=H=L=C=previous close, volume 0, cost 0).  Coarser resolutions aggregate the minutes.
+  its tick; far options trade less than once a day.  One-minute candles are *aggregated from these
+  trades*; minutes without trades are filler candles (O=H=L=C=previous close, volume 0, cost 0).
+  Coarser resolutions aggregate the minutes; 1D candles run from 08:00 UTC to 08:00 UTC.
   Trades carry ``index_price`` and ``mark_price``; option trades carry ``iv`` (the Black-76 implied
   volatility of the trade price).
 
@@ -21,7 +22,7 @@ Fair values
 -----------
 * perpetual: ``index * (1 + premium)``; funding (from 2019-05-01) is derived from the premium:
   per minute ``f = p - clip(p, -0.05 %, +0.05 %)`` (Deribit's dampener), ``interest_1h`` = mean of
-  ``f`` over the hour / 8, ``interest_8h`` = sum of the last eight ``interest_1h``.
+  ``f`` over the hour / 8, ``interest_8h`` = sum of the last eight ``interest_1h`` (unrounded float64).
 * dated future: ``index * exp(basis * tau)`` with ``tau`` in years (365 days) to the 08:00 UTC expiry,
   so the contango decays to zero at expiry, where the future settles at the index.
 * option: Black-76 (interest rate 0) on the forward of its expiry (the future of that expiry if one is
@@ -30,14 +31,17 @@ Fair values
   Prices are in the base coin (USD price / F).  Greeks (USD, per the forward) are
   ``delta = N(d1)`` (call) / ``N(d1) - 1`` (put), ``gamma = phi(d1) / (F sigma sqrt(T))``,
   ``vega = F phi(d1) sqrt(T) / 100``, ``theta = -F phi(d1) sigma / (2 sqrt(T)) / 365``,
-  ``rho = K T N(d2) / 100`` (call) / ``-K T N(-d2) / 100`` (put), rounded to 5 decimals;
+  ``rho = K T N(d2) / 100`` (call) / ``-K T N(-d2) / 100`` (put), rounded to 5 decimals; the theta
+  served is the exchange's (:func:`exchange_theta`: the per-day theta times ``min(1, days left)``, never
+  below minus the option's value), fitted on real tickers;
   ``mark_iv`` is ``sigma`` in percent rounded to 2 decimals and the mark is computed from the rounded
-  ``mark_iv`` and the rounded ``underlying_price``.
+  ``mark_iv`` and the rounded ``underlying_price`` (8 decimals; from 2023 4 decimals, at least 0.0001).
 
 Listing schedule (uses :mod:`ingest.deribit_calendar`)
 ------------------------------------------------------
 * BTC-PERPETUAL from 2018-08-13, ETH-PERPETUAL from 2019-03-12.
-* Futures: quarterlies expiring from 2019 (BTC) / mid-2019 (ETH); monthlies and weeklies from 2021.
+* Futures: quarterlies expiring from 2019 (BTC) / mid-2019 (ETH); monthlies and weeklies from 2021;
+  dailies (settlement_period "day") from 2025, listed 4 days ahead.
 * Options: quarterlies, monthlies, weeklies from 2019-03 (BTC) / 2019-06 (ETH), dailies from 2021.
 * Listed ahead of expiry at 08:00 UTC: quarterlies 26 weeks, monthlies 8 weeks, weeklies 2 weeks,
   dailies 3 days (never before the currency's launch).  Options strikes are fixed at listing around
@@ -50,10 +54,12 @@ Public API
   ``instrument(name) -> Instrument | None`` (exists at some time, ignoring "now"),
   ``list_instruments(currency, kind, now_ms, expired=False, expired_window_ms=30 days)``,
   ``fair_price(inst, ts_ms)``, ``basis(currency, ts_ms)`` (annualised), ``premium(currency, ts_ms)``,
-  ``atm_vol(currency, ts_ms)``, ``option_quote(inst, now_ms)`` (mark, iv, greeks),
+  ``atm_vol(currency, ts_ms)``, ``option_quote(inst, now_ms, ivs=True)`` (mark, iv, greeks, quotes),
   ``candles(name_or_inst, start_ms, end_ms, resolution, now_ms, lower_exclusive=False, limit=5000)``,
   ``trades(inst, start_ms, end_ms, now_ms)`` (dict of numpy arrays),
-  ``funding(currency, start_ms, end_ms, now_ms, limit=744)``, ``delivery_price(currency, day)``,
+  ``funding(currency, start_ms, end_ms, now_ms, limit=744, lower_exclusive=False)``,
+  ``funding_chart(currency, now_ms, length)``, ``historical_volatility(currency, now_ms)``,
+  ``delivery_price(currency, day)``,
   ``dvol(currency, start_ms, end_ms, resolution_s, now_ms)``, ``settlements(...)``.
 All timestamps are epoch milliseconds (UTC).
 """

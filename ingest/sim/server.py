@@ -14,7 +14,12 @@ Admin endpoints (never rate limited, never faulted, not counted)::
     POST /_sim/faults         body: a fault spec (text) or {"spec": "..."}
     GET  /_sim/config         seed, clock, rate limiting, API options
     POST /_sim/config         JSON with any of: now, rate_limit, rate_limit_status, archive_after_days,
-                              expired_window_days, lower_bound_exclusive, fault_delay
+                              expired_window_days, lower_bound_exclusive, funding_lower_bound_exclusive,
+                              summary_mark_iv_missing, instruments_state_missing, json_variety,
+                              fault_delay, faults
+
+Answers vary like real ones (``json_variety``, on by default): envelope and error key order, whole
+numbers as ints or floats, small numbers in exponent form; see :func:`vary_numbers`.
 
 Fault SPEC
 ----------
