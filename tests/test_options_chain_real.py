@@ -340,6 +340,9 @@ def test_real_rows_load_into_the_migrated_table(db):
         Decimal("159.4700"), None, Decimal("863.3800"), Decimal("0.21820000"), "exchange")
     assert stored["BTC-7FEB25-106000-P", "computed"][-1] == "exchange"
     assert "BTC-2APR20-7125-P" not in {name for name, _ in stored}
+    # a synthetic forward comes as a full float64: NUMERIC(18,8) keeps 8 decimals (a relative 3e-13 lost)
+    assert db.execute("SELECT underlying_price FROM options_greeks WHERE instrument_name = "
+                      "'BTC-10MAR20-7750-C'").fetchone()[0] == Decimal("7856.44592687")  # sent: 7856.445926872601
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute("INSERT INTO options_greeks (ts, instrument_name, source, iv_source) "
                    "VALUES (now(), 'BTC-8MAY20-11000-P', 'computed', 'guessed')")
