@@ -27,6 +27,7 @@ from psycopg import sql
 from ingest import caggs, quarantine
 from ingest.backfill import checkpoints
 from ingest.backfill.progress import Progress, Stats
+from ingest.config import error_line
 from ingest.deribit.client import DeribitError, RequestFailed
 from ingest.load import copy_into, copy_upsert
 from ingest.sqlfiles import query
@@ -263,12 +264,12 @@ class Engine:
         except psycopg.DatabaseError as exc:
             if len(batch) > 1:
                 log.warning("loading %d windows failed (%s); loading them one by one", len(batch),
-                            str(exc).splitlines()[0])
+                            error_line(exc))
                 for one in batch:
                     self._load([one])
                 return
             w, _ = batch[0]
-            self._failed(w, f"database refused the window: {str(exc).splitlines()[0]}")
+            self._failed(w, f"database refused the window: {error_line(exc)}")
 
     def _load_transaction(self, batch: list[tuple[Window, Fetched]]) -> None:
         # per table: rows that can be COPYed straight in (their window held nothing) and rows that

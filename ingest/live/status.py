@@ -92,7 +92,7 @@ def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
     if lease_row:
         lease = {k: _jsonable(v) for k, v in lease_row.items() if k != "db_now"}
     return {
-        "database": redact_dsn(url),
+        "database": redact_dsn(url, url),
         "now": now.isoformat(),
         "max_lag_s": max_lag_s,
         "datasets": datasets,

@@ -18,7 +18,7 @@ from typing import Sequence
 import psycopg
 import psycopg_pool
 
-from ingest.config import redact_dsn
+from ingest.config import error_line
 from ingest.load import load_validated
 from ingest.tables import TableSpec
 from ingest.validate import Rejected, Validated, json_safe
@@ -39,8 +39,9 @@ def is_refusal(exc: BaseException) -> bool:
 
 
 def short_error(exc: BaseException) -> str:
-    lines = redact_dsn(str(exc)).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    """The error's type and error_line (redacted, first line)."""
+    line, name = error_line(exc), type(exc).__name__
+    return name if line == name else f"{name}: {line}"
 
 
 def _row_payload(spec: TableSpec, row: Sequence) -> dict:
