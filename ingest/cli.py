@@ -239,6 +239,8 @@ def _register_optional() -> None:
          "Backfill history: perpetuals|futures|options|funding|index|all."),
         ("ingest.live.cli", "run", cli, "run", "Live collection every minute (long-lived scheduler)."),
         ("ingest.live.status_cli", "status", cli, "status", "Freshness, gaps, jobs and storage per dataset."),
+        ("ingest.check_api", "check_api_command", cli, "check-api",
+         "Check the exchange's answers against what the parsers expect."),
         ("ingest.policies", "apply_policies_command", db, "apply-policies",
          "Re-apply compression and retention policies from the storage settings."),
     ]
