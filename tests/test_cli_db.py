@@ -160,7 +160,7 @@ def _key_value(url: str) -> str:
     """The test database's URL as key=value pairs; a password with blanks and quotes if it needs none
     (the embedded server and trust authentication ignore it)."""
     params = conninfo_to_dict(url)
-    params.setdefault("password", "s3cr3t w0rd 'q' \\ @x")
+    params.setdefault("password", "s3cr3t w0rd 'q' \\ @x 100%")  # '%': Alembic's config interpolates
     return make_conninfo("", **params)
 
 
