@@ -462,3 +462,17 @@ def test_revision_0004_is_idempotent(db):
     at_head = privileges(db)
     run_file(db, sql_path(f"{REVISION_0004}.sql"))
     assert privileges(db) == at_head
+
+
+def test_revision_0004_fails_loudly_when_analyst_keeps_a_privilege(db):
+    """A REVOKE that takes nothing away only warns in PostgreSQL; the revision checks the result and
+    fails, naming what analyst could still use (here: add_job and TEMPORARY through ingest_writer, a role
+    analyst is made a member of)."""
+    with db.transaction(force_rollback=True):
+        db.execute("GRANT ingest_writer TO analyst")
+        db.execute("GRANT EXECUTE ON FUNCTION add_job(regproc, interval, jsonb, timestamptz, boolean, regproc, "
+                   "boolean, text, text) TO ingest_writer")
+        left_over = r"analyst could still use: TEMPORARY on database .*, add_job\("
+        with pytest.raises(psycopg.errors.RaiseException, match=left_over):
+            with db.transaction():
+                run_file(db, sql_path(f"{REVISION_0004}.sql"))
