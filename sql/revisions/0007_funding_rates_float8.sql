@@ -20,14 +20,16 @@ ALTER TABLE funding_rates
 ALTER TABLE funding_rates SET (timescaledb.compress, timescaledb.compress_segmentby = 'instrument_name',
                                timescaledb.compress_orderby = 'ts DESC');
 
--- Daily funding of the perpetuals (see docs/sql-layer.md): the definition of revision 0002.
+-- Daily funding of the perpetuals (see docs/sql-layer.md): revision 0002's definition, summed in
+-- NUMERIC over the exact float64 rates so that the view's columns keep their type (round(x, 2) and
+-- friends keep working in analysts' queries).
 CREATE VIEW funding_rates_daily AS
-SELECT time_bucket(INTERVAL '1 day', ts)          AS ts,
+SELECT time_bucket(INTERVAL '1 day', ts)               AS ts,
        instrument_name,
-       count(*)                                   AS hours,
-       sum(interest_1h)                           AS funding,
-       avg(interest_1h) * 24 * 365                AS annualized_funding,
-       avg(interest_1h) * 24 * 365 * 100          AS annualized_pct
+       count(*)                                        AS hours,
+       sum(interest_1h::numeric)                       AS funding,
+       avg(interest_1h::numeric) * 24 * 365            AS annualized_funding,
+       avg(interest_1h::numeric) * 24 * 365 * 100      AS annualized_pct
 FROM funding_rates
 GROUP BY 1, 2;
 
