@@ -154,10 +154,21 @@ def test_kill_9_leader_standby_takes_over_within_two_lease_periods(run):
 
 
 def test_sigterm_exits_0_and_releases_the_lease(run):
-    conn, b = run["conn"], run["b"]
-    b.send_signal(signal.SIGTERM)
-    assert b.wait(timeout=90) == 0
+    # Whichever process leads now (a, or b after the kill -9 test): the test runs alone or after it.
+    conn = run["conn"]
+    alive = {p.pid: (p, name) for p, name in ((run["a"], "a"), (run["b"], "b")) if p.poll() is None}
+    deadline = time.time() + 2 * LEASE + 2
+    while (holder := _holder_pid(conn)) not in alive:
+        assert time.time() < deadline, "no live process holds the lease"
+        time.sleep(0.2)
+    leader, name = alive.pop(holder)
+    # a standby would take the released lease over at once: stop it first (it exits 0 too)
+    for standby, _ in alive.values():
+        standby.send_signal(signal.SIGTERM)
+        assert standby.wait(timeout=90) == 0
+    leader.send_signal(signal.SIGTERM)
+    assert leader.wait(timeout=90) == 0
     row = conn.execute("SELECT holder, expires_at > now() FROM leader_lease").fetchone()
-    assert int(row[0].split(":")[-2]) == b.pid and row[1] is False
-    out = (run["tmp"] / "b.out").read_text()
+    assert int(row[0].split(":")[-2]) == leader.pid and row[1] is False
+    out = (run["tmp"] / f"{name}.out").read_text()
     assert "released" in out and "Traceback" not in out
