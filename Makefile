@@ -13,17 +13,19 @@ export INGEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(DB_PORT)/postgre
 
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: help install test up down db db-stop migrate status bench lint demo demo-down clean
+.PHONY: help install test test-fast up down db db-stop migrate status bench lint schema-snapshot demo demo-down clean
 
 help:
 	@echo "make up      start the stack (compose if Docker answers; else embedded TimescaleDB + migrations + ingest run)"
 	@echo "make down    stop what make up started"
-	@echo "make test    run the test suite (installs everything first)"
+	@echo "make test    run the whole test suite: unit, integration, e2e (installs everything first; CI)"
+	@echo "make test-fast  unit and integration tiers only (no whole-process wall-clock tests)"
 	@echo "make db      start only the embedded TimescaleDB in the background (.run/db.pid, .run/db.log)"
 	@echo "make migrate alembic upgrade head on INGEST_DATABASE_URL"
 	@echo "make demo    the whole stack offline against the simulated exchange"
 	@echo "make bench   run the benchmarks in benchmarks/"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff and mypy"
+	@echo "make schema-snapshot  regenerate migrations/schema_snapshot.json (head's schema) after a new revision"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +42,15 @@ install: $(BIN)/.installed ingest/embedded/node_modules/.installed
 test: install
 	$(BIN)/pytest -q
 
+test-fast: install
+	$(BIN)/pytest -q -m "unit or integration"
+
 lint: install
 	$(BIN)/ruff check ingest tests migrations benchmarks
+	$(BIN)/mypy
+
+schema-snapshot: install
+	$(BIN)/python -m ingest.schema snapshot
 
 db: install
 	@$(BG) start db $(INGEST) db serve --embedded --port $(DB_PORT) --data $(DB_DATA)

@@ -148,12 +148,18 @@ def db_wait(timeout: float) -> None:
 @db.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def db_status(as_json: bool) -> None:
-    """Server and TimescaleDB versions and the schema revision; exits 1 unless at head, 4 when the
-    database cannot be reached.
+    """Server and TimescaleDB versions, the schema revision against head and, at head, drift: every
+    table, view, continuous aggregate, function, hypertable or privilege whose definition differs from
+    head's (migrations/schema_snapshot.json), by name. Policies that differ from head's defaults
+    (storage_settings changed on purpose) are listed as a note, not as drift.
+
+    Exit status: 0 at head without drift, 1 behind head (or another database error), 3 at head but
+    with drift, 4 when the database cannot be reached.
 
     \b
     Example:
-        ingest db status --json
+        ingest db status
+        ingest db status --json | jq .drift
     """
     from ingest import schema
 
@@ -169,8 +175,26 @@ def db_status(as_json: bool) -> None:
         state = "at head" if info["at_head"] else f"behind head {info['head']}"
         click.echo(f"schema       {info['revision'] or 'not migrated'} ({state})")
         click.echo(f"hypertables  {', '.join(info['hypertables']) or '-'}")
+        if info["at_head"] and info["snapshot_head"] != info["head"]:
+            click.echo(f"drift        not checked: migrations/schema_snapshot.json is of {info['snapshot_head']}, "
+                       f"head is {info['head']} (regenerate it: make schema-snapshot)")
+        elif info["at_head"]:
+            click.echo(f"drift        {len(info['drift']) or 'none'}"
+                       + (" (objects whose definition differs from head's)" if info["drift"] else ""))
+            for line in info["drift"]:
+                click.echo(f"  {line}")
+            if info["settings_changed"]:
+                click.echo("policies     differ from head's defaults (storage_settings changed?):")
+                for line in info["settings_changed"]:
+                    click.echo(f"  {line}")
     if not info["at_head"]:
         sys.exit(1)
+    if info["drift"]:
+        sys.exit(EXIT_DRIFT)
+
+
+# `ingest db status`: at head, but objects differ from head's definitions
+EXIT_DRIFT = 3
 
 
 def database_failure(exc: BaseException, dsn: str) -> click.ClickException:

@@ -15,8 +15,6 @@ import psycopg
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 NO_TRANSACTION_MARKER = "-- ingest:no-transaction"
-# the folders a migration applies, in this order
-APPLIED_DIRS = ("views", "policies")
 
 
 def sql_path(relpath: str) -> Path:
@@ -100,16 +98,6 @@ def run_file(conn: psycopg.Connection, path: Path) -> None:
     else:
         # no parameters: psycopg sends it with the simple query protocol, several statements at once
         conn.execute(text)
-
-
-def applied_files(folder: str) -> list[Path]:
-    """The forward files of a folder in their defined order (the numeric file-name prefix)."""
-    return sorted(p for p in (SQL_DIR / folder).glob("*.sql") if not p.name.endswith(".down.sql"))
-
-
-def down_file(path: Path) -> Path | None:
-    down = path.with_name(path.name[: -len(".sql")] + ".down.sql")
-    return down if down.is_file() else None
 
 
 _QUERY_CACHE: dict[str, str] = {}

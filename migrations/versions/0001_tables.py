@@ -13,8 +13,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    run_sql("schema/0001_tables.sql")
+    run_sql("revisions/0001_tables.sql")
 
 
 def downgrade() -> None:
-    run_sql("schema/0001_tables.down.sql")
+    run_sql("revisions/0001_tables.down.sql")
