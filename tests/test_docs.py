@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -82,8 +83,8 @@ def test_every_option_in_the_table_is_in_the_commands_help():
 def test_ingest_help_lists_the_top_level_commands_of_the_table():
     """The table is checked against the commands click builds; this ties them to what `ingest --help`
     prints in a real process."""
-    out = subprocess.run([str(Path(ROOT / ".venv/bin/ingest")) if (ROOT / ".venv/bin/ingest").exists()
-                          else "ingest", "--help"], capture_output=True, text=True, timeout=60).stdout
+    ingest = str(Path(sys.executable).with_name("ingest"))
+    out = subprocess.run([ingest, "--help"], capture_output=True, text=True, timeout=60).stdout
     listed = set(re.findall(r"^  ([a-z][\w-]*)\s", out.split("Commands:", 1)[1], flags=re.M))
     assert listed == {path[0] for path, _ in _table_invocations()}
 
