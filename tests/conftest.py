@@ -6,17 +6,86 @@
 
 The schema is migrated to head once; the `db` fixture empties every table before each test, which
 is much cheaper than a fresh server per test (the embedded server holds a single database).
+
+Every test gets exactly one tier marker here, without touching the test files (tests/test_tiers.py
+proves it); `make test` runs all tiers, `make test-fast` (-m "unit or integration") the first two:
+
+  unit         no database, no server, no process of ours: everything else
+  integration  the test database (a fixture of DATABASE_FIXTURES, directly or through another fixture)
+               or a server of ours in this process (the simulator, the rewriting proxy, an embedded
+               TimescaleDB): a module whose source names one of SERVER_NAMES
+  e2e          whole `ingest` processes (or servers) started, killed and waited for on the wall clock:
+               the modules of E2E_MODULES and the tests of E2E_TESTS; their timeout is E2E_TIMEOUT
+
+A test may carry a tier marker itself; then that one is kept. Add a new wall-clock test module or
+test to E2E_MODULES / E2E_TESTS.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from ingest import schema
 from ingest.tables import BOOKKEEPING_TABLES, DATA_TABLES, INSTRUMENTS
+
+TIERS = ("unit", "integration", "e2e")
+DATABASE_FIXTURES = {"database_url", "migrated_url", "db"}
+SERVER_NAMES = ("SimServer", "RewritingProxy", "EmbeddedServer")
+E2E_MODULES = {
+    "test_live_collector.py",  # two `ingest run` processes for minutes, kill -9, SIGTERM
+    "test_live_outage.py",  # `ingest run` through a database outage
+    "test_backfill_resume.py",  # `ingest backfill` killed with SIGKILL, then resumed
+    "test_live_once.py",  # `ingest run --once` as a process against the database and the simulator
+}
+E2E_TESTS = {
+    "test_backfill_nothing_lost.py::test_kill_9_then_resume_leaves_the_aggregates_complete",
+    "test_live_spool.py::test_kill_9_during_a_flush_then_restart_loses_and_duplicates_nothing",
+    "test_embedded_server.py::test_restart_keeps_data_continuous_aggregate_and_jobs",
+    "test_embedded_server.py::test_sigkill_keeps_committed_data",
+    "test_sim_cli.py::test_python_m_runs_and_stops",
+}
+E2E_TIMEOUT = 900  # seconds; the default for the other tiers is pyproject's `timeout`
+
+
+def _uses_a_server(module) -> bool:
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        return False
+    return any(name in source for name in SERVER_NAMES)
+
+
+def tier_of(item) -> str:
+    own = [t for t in TIERS if item.get_closest_marker(t) is not None]
+    if own:
+        return own[0]
+    path = Path(str(item.fspath)).name
+    if path in E2E_MODULES or f"{path}::{item.originalname}" in E2E_TESTS:
+        return "e2e"
+    if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())) or _uses_a_server(item.module):
+        return "integration"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config, items):
+    report: dict[str, list[str]] = {}
+    for item in items:
+        tier = tier_of(item)
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(getattr(pytest.mark, tier))
+        if tier == "e2e" and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
+        report[item.nodeid] = [t for t in TIERS if item.get_closest_marker(t) is not None]
+    # tests/test_tiers.py asks a collection for the tiers it gave
+    if os.environ.get("INGEST_TEST_TIER_REPORT"):
+        Path(os.environ["INGEST_TEST_TIER_REPORT"]).write_text(json.dumps(report))
+
 
 # the same image docker-compose.yml runs: TimescaleDB 2.23 on PostgreSQL 17, like the embedded build
 TIMESCALEDB_IMAGE = "timescale/timescaledb:2.23.0-pg17"
