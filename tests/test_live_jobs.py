@@ -124,3 +124,111 @@ def test_api_faults_never_make_a_wrong_row(ctx, db, sim):
                         OR underlying_price = 'NaN' OR mark_price = 'NaN'""").fetchone()[0]
     assert bad == 0
     assert db.execute("SELECT count(*) FROM index_prices WHERE price = 'NaN' OR price <= 0").fetchone()[0] == 0
+
+
+def test_a_database_error_on_one_instrument_never_stops_the_others(ctx, db):
+    """The database refuses BTC-PERPETUAL's rows (as it refused an oversized value validation let
+    through): the run is 'partial' and says why, every other perpetual and future advances."""
+    _run(ctx, "instruments")
+    db.execute("""CREATE FUNCTION test_refuse_btc() RETURNS trigger LANGUAGE plpgsql AS $$
+                  BEGIN
+                      IF NEW.instrument_name = 'BTC-PERPETUAL' THEN
+                          RAISE EXCEPTION 'numeric field overflow' USING ERRCODE = 'numeric_value_out_of_range';
+                      END IF;
+                      RETURN NEW;
+                  END $$""")
+    db.execute("CREATE TRIGGER test_refuse_btc BEFORE INSERT ON perpetuals_ohlcv "
+               "FOR EACH ROW EXECUTE FUNCTION test_refuse_btc()")
+    try:
+        r = run_job(ctx, "candles", require_leader=False)
+    finally:
+        db.execute("DROP TRIGGER test_refuse_btc ON perpetuals_ohlcv")
+        db.execute("DROP FUNCTION test_refuse_btc()")
+    assert r.outcome_override == "partial"
+    assert len(r.failures) == 1 and r.failures[0].startswith("BTC-PERPETUAL: database error: NumericValueOutOfRange")
+    limit = db.execute("SELECT date_trunc('minute', now()) - INTERVAL '2 minutes'").fetchone()[0]
+    last = dict(db.execute("""SELECT instrument_name, max(ts) FROM (
+                                  SELECT instrument_name, ts FROM perpetuals_ohlcv UNION ALL
+                                  SELECT instrument_name, ts FROM futures_ohlcv) c GROUP BY 1"""))
+    active = [n for (n,) in db.execute("SELECT instrument_name FROM instruments WHERE kind = 'future' "
+                                       "AND (expiration_timestamp IS NULL OR expiration_timestamp > now())")]
+    assert len(active) >= 4 and "BTC-PERPETUAL" not in last
+    for name in active:
+        if name != "BTC-PERPETUAL":
+            assert last[name] >= limit, name
+    outcome, error = db.execute("SELECT last_outcome, last_error FROM job_heartbeats WHERE job_name = 'candles'"
+                                ).fetchone()
+    assert outcome == "partial" and "BTC-PERPETUAL" in error and "NumericValueOutOfRange" in error
+    # the database accepts the instrument again: the next run catches it up
+    _run(ctx, "candles")
+    assert db.execute("SELECT max(ts) FROM perpetuals_ohlcv WHERE instrument_name = 'BTC-PERPETUAL'"
+                      ).fetchone()[0] >= limit
+
+
+def test_a_run_that_quarantines_its_whole_input_is_an_error(ctx, db, sim):
+    """Every answer broken (numbers as strings) three times over: nothing stored, all quarantined, and
+    the outcome says so instead of 'ok'."""
+    _run(ctx, "instruments")
+    sim.set_faults("badtypes:1")
+    try:
+        chain = run_job(ctx, "chain", require_leader=False)
+        index = run_job(ctx, "index", require_leader=False)
+    finally:
+        sim.set_faults(None)
+    for r in (chain, index):
+        assert r.outcome_override == "error" and r.stored == 0 and r.quarantined > 0
+        assert r.error.startswith(f"stored nothing: all {r.quarantined} input rows quarantined")
+    beats = dict(db.execute("SELECT job_name, last_outcome || ': ' || last_error FROM job_heartbeats"))
+    assert beats["chain"].startswith("error: stored nothing: all")
+    assert db.execute("SELECT count(*) FROM options_greeks").fetchone()[0] == 0
+
+
+def test_a_broken_answer_is_asked_again_before_anything_is_quarantined(ctx, db, sim):
+    """NaN in one answer in two: the index (forward-only: no second chance later) asks again within the
+    minute, so a NaN answer is quarantined only when three come in a row."""
+    before = sim.stats()["by_method_outcome"].get("get_index_price", {}).get("fault_nan", 0)
+    sim.set_faults("nan:0.5,seed:3")
+    try:
+        for _ in range(6):
+            run_job(ctx, "index", require_leader=False)
+    finally:
+        sim.set_faults(None)
+    nan_answers = sim.stats()["by_method_outcome"]["get_index_price"].get("fault_nan", 0) - before
+    quarantined = db.execute("SELECT count(*) FROM quarantine WHERE dataset = 'index'").fetchone()[0]
+    assert nan_answers >= 4 and quarantined < nan_answers / 3, (nan_answers, quarantined)
+    assert db.execute("SELECT count(*) FROM index_prices WHERE price = 'NaN'").fetchone()[0] == 0
+
+
+def test_forward_only_rows_go_to_the_spool_when_the_database_does_not_answer(migrated_url, db, sim, tmp_path):
+    """The chain, the sweep and the index with the database away: 'partial', rows spooled (none lost);
+    with the database back, the flush stores exactly those rows."""
+    from ingest.live.jobs import flush_spool
+
+    settings = Settings(database_url="postgresql://u:secretpw@127.0.0.1:1/x", api_url=sim.api_url,
+                        history_url=sim.history_url, spool_dir=tmp_path / "spool")
+    away = Context(settings, LiveConfig(lease_seconds=10, sweep_minutes=60, db_timeout=2))
+    try:
+        away.state["options"] = [n for (n,) in db.execute(
+            "SELECT instrument_name FROM instruments WHERE kind = 'option'")] or None
+        spooled = {}
+        for job in ("index", "chain", "ticker_sweep"):
+            if job == "ticker_sweep" and not away.state.get("options"):
+                continue
+            r = run_job(away, job, require_leader=False)
+            assert r.outcome_override == "partial" and r.lost == 0 and r.spooled > 0, (job, r.error)
+            assert r.error.startswith("database unreachable:") and "secretpw" not in r.error
+            spooled[job] = r.spooled
+    finally:
+        away.close()
+    files = away.spool.files()
+    assert sum(f.rows for f in files) == sum(spooled.values())
+    back = Context(Settings(database_url=migrated_url, api_url=sim.api_url, history_url=sim.history_url,
+                            spool_dir=tmp_path / "spool"), LiveConfig(lease_seconds=10))
+    try:
+        res = flush_spool(back)
+    finally:
+        back.close()
+    assert res.files == len(files) and res.left == 0 and back.spool.files() == []
+    assert db.execute("SELECT count(*) FROM index_prices WHERE source = 'ticker'").fetchone()[0] == spooled["index"]
+    assert db.execute("SELECT count(*) FROM options_greeks WHERE source = 'computed'"
+                      ).fetchone()[0] == spooled["chain"]

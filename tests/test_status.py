@@ -74,3 +74,38 @@ def test_empty_database_is_stale_and_unreachable_exits_2(db, migrated_url, monke
     monkeypatch.setenv("INGEST_DATABASE_URL", "postgresql://u:pw123@127.0.0.1:1/x")
     result = CliRunner().invoke(status, [])
     assert result.exit_code == 2 and "pw123" not in result.output
+
+
+def test_the_spool_is_shown_in_text_and_json_also_when_the_database_is_away(db, migrated_url, monkeypatch,
+                                                                            tmp_path):
+    from datetime import datetime, timezone
+
+    from ingest.live.spool import Spool
+    from ingest.tables import INDEX_PRICES
+    from ingest.validate import Validated
+
+    spool = Spool(tmp_path / "spool")
+    minute = datetime(2024, 6, 1, 0, 7, tzinfo=timezone.utc)
+    for k in range(3):
+        spool.put("index", INDEX_PRICES, Validated([(minute, "btc_usd", 1.0 + k, "ticker"),
+                                                    (minute, "eth_usd", 2.0, "ticker")]),
+                  int(minute.timestamp() * 1000) + k * 60_000)
+    _fresh(db)
+    monkeypatch.setenv("INGEST_DATABASE_URL", migrated_url)
+    monkeypatch.setenv("INGEST_SPOOL_DIR", str(tmp_path / "spool"))
+    result = CliRunner().invoke(status, [])
+    assert result.exit_code == 0, result.output
+    assert "3 files, 6 rows" in result.output and "oldest minute 2024-06-01T00:07:00Z" in result.output
+    report = json.loads(CliRunner().invoke(status, ["--json"]).output)
+    s = report["spool"]
+    assert (s["files"], s["rows"], s["oldest_minute"], s["newest_minute"]) == \
+        (3, 6, "2024-06-01T00:07:00Z", "2024-06-01T00:09:00Z")
+    assert s["by_dataset"][0]["dataset"] == "index" and s["bytes"] > 0 and s["dropped"] is None
+    # the database away: exit 2, and the spool (what the collector kept meanwhile) is still shown
+    monkeypatch.setenv("INGEST_DATABASE_URL", "postgresql://u:pw123@127.0.0.1:1/x")
+    result = CliRunner().invoke(status, ["--json"])
+    assert result.exit_code == 2 and "pw123" not in result.output
+    away = json.loads(result.output[result.output.index("{"):])
+    assert away["spool"]["rows"] == 6 and away["ok"] is False
+    result = CliRunner().invoke(status, [])
+    assert result.exit_code == 2 and "3 files, 6 rows" in result.output

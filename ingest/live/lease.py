@@ -58,6 +58,7 @@ class Lease:
         self.acquired_count = 0
         self._reported = False  # the leadership state last announced through on_change
         self._holding_over = False  # led, then the database stopped answering our heartbeats
+        self._led = False  # our last word from the database: we hold the lease (even if it lapsed since)
         self.reachable: bool | None = None  # whether the last heartbeat reached the database
         self.on_change: Callable[[bool], None] | None = None
 
@@ -86,10 +87,12 @@ class Lease:
         # measured from before the statement: the database's expiry can only be later than this
         with self._lock:
             self._valid_until = started + self.seconds * 0.9
+            self._led = True
 
     def _lost(self) -> None:
         with self._lock:
             self._valid_until = 0.0
+            self._led = False
 
     def _notify(self, was: bool) -> None:
         now = self.is_leader
@@ -112,6 +115,8 @@ class Lease:
 
         was = self.is_leader
         holding = self.holding_over
+        with self._lock:
+            led = self._led
         started = self._clock()
         try:
             with self.connect() as conn:
@@ -125,12 +130,12 @@ class Lease:
                 self._confirmed(started)
                 if holding:
                     log.warning("database answers again: lease %s confirmed, leading on", self.name)
-            elif was or holding:
+            elif was or holding or led:
                 log.error("lease %s was taken over by another process: standing by", self.name)
                 self._lost()
         except Exception as exc:
             self.reachable = not connection_problem(exc)
-            if (was or holding) and connection_problem(exc):
+            if (was or holding or led) and connection_problem(exc):
                 if not holding:
                     log.warning("lease heartbeat cannot reach the database (%s): holding over, forward-only "
                                 "data goes to the spool until it answers: %s", type(exc).__name__, _short(exc))

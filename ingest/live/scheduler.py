@@ -29,6 +29,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -164,8 +165,9 @@ def run_once(ctx: Context, wait_s: float | None = None) -> int:
     in dependency order, load what the spool holds, release the lease. Exit status: 0 all ok, 1 a job
     failed or was partial (or spooled rows are left), 2 another process leads, 3 the database does
     not answer (checked first, so this is said at once, not after the lease wait)."""
-    try:
-        with ctx.connect() as conn:
+    try:  # a plain connection, not the pool: a refused connection is known at once, not after its timeout
+        with psycopg.connect(ctx.settings.database_url, autocommit=True,
+                             connect_timeout=max(2, int(ctx.config.db_timeout))) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:
         if not connection_problem(exc):
