@@ -14,7 +14,7 @@ Exit status: 0 no loss; 1 at least one loss; 2 the exchange could not be reached
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -62,6 +62,8 @@ class _Checker:
         self.client = client
         self.report = Report()
         self.now_ms = 0
+        self.futures: list[dict] = []  # get_instruments' futures, once answered
+        self.options: list[str] = []  # option names of the book summary, once answered
 
     def call(self, method: str, params: dict, host: str = "www") -> tuple[bool, Any]:
         try:
@@ -75,7 +77,7 @@ class _Checker:
     def add(self, method: str, host: str, level: str, detail: str = "") -> None:
         self.report.findings.append(Finding(method, host, level, detail))
 
-    def validated(self, method: str, host: str, v, *, what: str, notes: list[str] = ()) -> None:
+    def validated(self, method: str, host: str, v, *, what: str, notes: Sequence[str] = ()) -> None:
         """A loss when anything was rejected or nothing came out; else ok (with notes)."""
         if v.rejected:
             reasons = sorted({r.reason for r in v.rejected})
@@ -179,7 +181,7 @@ def _funding(c: _Checker, currency: str) -> None:
         c.add("get_funding_rate_history", "www", "loss", f"error {exc.code} {exc}")
         return
     v = funding.validate(name, result, start, end)
-    notes = []
+    notes: list[str] = []
     hours = {r[0] for r in v.rows}
     if len(hours) < 9 and v.rows and not v.rejected:
         # asked from start - 1 ms: every hour of [start, end] should be there, whichever the bound
@@ -233,7 +235,7 @@ def _book_summary(c: _Checker, currency: str) -> None:
 
 
 def _ticker(c: _Checker, currency: str) -> None:
-    names = getattr(c, "options", [])
+    names = c.options
     if not names:
         c.add("ticker", "www", "loss", "no option to ask about (book summary failed)")
         return

@@ -202,15 +202,21 @@ def database_failure(exc: BaseException, dsn: str) -> click.ClickException:
     the driver's first line (redacted), no traceback. Exit status 4 (EXIT_CANNOT_CONNECT) when the
     database cannot be reached, refuses us or went away; 1 for any other database error."""
     from ingest.config import error_line, redact_dsn
-    from ingest.db import EXIT_CANNOT_CONNECT, DatabaseError, cannot_connect
+    from ingest.db import DatabaseError, cannot_connect
 
     if isinstance(exc, DatabaseError):  # ours: already names the database
         message = error_line(exc, dsn)
     else:
         message = f"database {redact_dsn(dsn, dsn)}: {error_line(exc, dsn)}"
-    failure = click.ClickException(message)
-    failure.exit_code = EXIT_CANNOT_CONNECT if cannot_connect(exc) else 1
-    return failure
+    if cannot_connect(exc):
+        return DatabaseUnreachable(message)
+    return click.ClickException(message)
+
+
+class DatabaseUnreachable(click.ClickException):
+    """database_failure's error when the database cannot be reached or refuses us."""
+
+    exit_code = 4  # ingest.db.EXIT_CANNOT_CONNECT (tests/test_cli_db.py checks the status)
 
 
 def _run_db(fn, settings):

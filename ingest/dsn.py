@@ -261,7 +261,8 @@ def _normalize_url(dsn: str) -> str:
 def parse_key_value(dsn: str) -> list[tuple[str, str]]:
     """key=value pairs read with libpq's rules (values in single quotes may hold blanks; a backslash
     escapes the next character). Raises DsnError, without echoing any value, where libpq would fail."""
-    pairs, i, n = [], 0, len(dsn)
+    pairs: list[tuple[str, str]] = []
+    i, n = 0, len(dsn)
     while True:
         while i < n and dsn[i].isspace():
             i += 1

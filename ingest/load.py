@@ -27,6 +27,7 @@ def upsert_statement(spec: TableSpec, staging: sql.Identifier) -> sql.Composed:
     cols = sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
     key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
     values = spec.value_columns
+    action: sql.Composable
     if not values:
         action = sql.SQL("DO NOTHING")
     else:
@@ -97,7 +98,7 @@ def load_validated(conn: psycopg.Connection, spec: TableSpec, validated, upsert_
     from ingest.validate import Validated, within_limits
 
     if rows is not None:
-        validated = Validated(list(rows), validated.rejected)
+        validated = Validated([tuple(r) for r in rows], validated.rejected)
     validated = within_limits(spec, validated)
     rows = validated.rows
     with conn.transaction():

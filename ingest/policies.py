@@ -1,6 +1,6 @@
 """Storage policies, aggregate refreshes and role passwords: the plain Python API over the SQL layer.
 
-The settings live in one table, ``storage_settings`` (sql/policies/10_storage_settings.sql); the SQL
+The settings live in one table, ``storage_settings`` (revision 0002, sql/revisions/0002_views_policies/); the SQL
 function ``apply_storage_policies()`` turns them into TimescaleDB jobs (refresh, compression,
 retention) and refuses a retention that would drop rows a continuous aggregate still refreshes.
 Migration 0002 calls it once; ``ingest db apply-policies`` calls it again after a settings change.
@@ -16,7 +16,7 @@ import click
 import psycopg
 from psycopg import sql
 
-# role -> environment variable holding its password (roles: sql/policies/90_roles.sql)
+# role -> environment variable holding its password (roles: sql/revisions/0002_views_policies/policies/90_roles.sql)
 ROLE_PASSWORD_VARIABLES = {
     "ingest_writer": "INGEST_WRITER_PASSWORD",
     "analyst": "INGEST_ANALYST_PASSWORD",
@@ -74,7 +74,7 @@ def set_role_passwords(conn: psycopg.Connection, env: Mapping[str, str] | None =
 
 def aggregates_in_refresh_order(conn: psycopg.Connection) -> list[str]:
     """Every continuous aggregate, each after the aggregate it is built on (1h before 1d)."""
-    sources = dict(conn.execute("SELECT aggregate, source FROM storage_aggregate_sources()").fetchall())
+    sources: dict[str, str] = dict(conn.execute("SELECT aggregate, source FROM storage_aggregate_sources()").fetchall())
     ordered: list[str] = []
     while len(ordered) < len(sources):
         progressed = False

@@ -196,7 +196,11 @@ class CandleColumns:
         if all(a < b for a, b in zip(t, t[1:], strict=False)):
             return self
         seen: set = set()
-        keep = [i for i, x in enumerate(t) if not (x in seen or seen.add(x))]
+        keep = []
+        for i, x in enumerate(t):  # the first of each repeated tick
+            if x not in seen:
+                seen.add(x)
+                keep.append(i)
         return self.take(keep)
 
     def copy_text(self) -> bytes:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from ingest import deribit_calendar as cal
 from ingest import funding as funding_mod
@@ -141,7 +142,7 @@ class Context:
                   "end_timestamp": self.now_ms, "resolution": "1D"}
         for host in ("www", "history"):
             try:
-                result = fetch_checked(lambda host=host: _probe_answer(self.client, name, params, host)) \
+                result = fetch_checked(partial(_probe_answer, self.client, name, params, host)) \
                     .parts[0].validated.rows
             except DeribitError as exc:
                 if exc.instrument_not_found:

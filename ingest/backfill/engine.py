@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -138,7 +138,7 @@ class Touched:
         if rows:
             self.add_range(table, (min(r[0] for r in rows), max(r[0] for r in rows)))
 
-    def add_range(self, table: str, lo_hi: tuple | None) -> None:
+    def add_range(self, table: str, lo_hi: Sequence | None) -> None:
         if lo_hi is None:
             return
         lo, hi = lo_hi
@@ -171,7 +171,7 @@ def empty_windows(conn: psycopg.Connection, parts: list[Part]) -> set[int]:
     return {id(p) for p, cur in zip(parts, cursors, strict=True) if not cur.fetchone()[0]}
 
 
-def copy_rows(conn: psycopg.Connection, spec: TableSpec, rows: list, text: list[bytes] = ()) -> int:
+def copy_rows(conn: psycopg.Connection, spec: TableSpec, rows: list, text: Sequence[bytes] = ()) -> int:
     """Plain COPY into the table (the caller checked that none of these keys exists); `text` chunks
     are pre-formatted rows (see Part.prepare)."""
     copy_into(conn, spec, rows, text)
@@ -223,7 +223,7 @@ class Engine:
                 while pending:
                     # the oldest window (waiting for it), then any later ones already fetched, up to
                     # batch_rows: one transaction loads them all with their checkpoints
-                    batch = []
+                    batch: list = []
                     rows = 0
                     while pending and (not batch or (pending[0][1].done() and rows < self.batch_rows)):
                         w, future = pending.popleft()

@@ -138,11 +138,11 @@ def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, sources, c
                                      _target_counter(count))
     elif dataset == "options":
         done = DoneIndex.load(conn, "options")
-        targets = ds.option_targets(ctx)
+        options = ds.option_targets(ctx)
         if probe:
-            items = [t.item for t in targets if t.item]
+            items = [t.item for t in options if t.item]
             instruments_mod.upsert(conn, instruments_mod.validate(items, "exchange"))
-        yield from ds.candle_windows(ctx, "options", ds.SPECS["options"], iter(targets), done,
+        yield from ds.candle_windows(ctx, "options", ds.SPECS["options"], iter(options), done,
                                      _target_counter(count))
     elif dataset == "funding":
         yield from ds.funding_windows(ctx, DoneIndex.load(conn, "funding"), count)
@@ -235,7 +235,7 @@ def analyze_tables(conn: psycopg.Connection, ranges: dict[str, list]) -> list[st
         t = time.monotonic()
         chunks = [c for (c,) in conn.execute(query("backfill_touched_chunks"),
                                              {"table": table, "lo": lo, "hi": hi}).fetchall()]
-        targets = [sql.SQL(c) for c in chunks] or [sql.Identifier(table)]
+        targets: list[sql.Composable] = [sql.SQL(c) for c in chunks] or [sql.Identifier(table)]
         columns = sql.SQL(", ").join(map(sql.Identifier, analyzed_columns(table)))
         with conn.transaction():
             # SET LOCAL: the embedded server's session state is shared by every client

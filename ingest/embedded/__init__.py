@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+from typing import IO
 
 __all__ = ["EMBEDDED_DIR", "EmbeddedError", "EmbeddedServer", "ensure_installed", "serve_foreground"]
 
@@ -102,7 +103,7 @@ class EmbeddedServer:
         self.data = data
         self.log_path = pathlib.Path(log_path) if log_path is not None else None
         self.proc: subprocess.Popen | None = None
-        self._log_file = None
+        self._log_file: IO[bytes] | None = None
         self._tmp_log: str | None = None
         self._log_offset = 0
 
