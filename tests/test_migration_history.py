@@ -25,6 +25,10 @@ from ingest.sqlfiles import run_file
 from .conftest import wipe
 
 RELEASED_0003 = Path(__file__).parent / "fixtures" / "released-0003"
+# The revision the checked-in snapshot is of: head, unless a new revision came without
+# `make schema-snapshot` (test_the_snapshot_is_of_head says so; the others still compare at it).
+SNAPSHOT_REVISION = schema_snapshot.load()["head"]
+SECTIONS = schema_snapshot.DEFINITION_SECTIONS + schema_snapshot.SETTINGS_SECTIONS
 
 
 def _reset_to_head(url: str) -> None:
@@ -36,6 +40,12 @@ def _reset_to_head(url: str) -> None:
 
 
 # --- the snapshot -------------------------------------------------------------------------------
+
+def test_the_snapshot_is_of_head():
+    assert SNAPSHOT_REVISION == schema.head_revision(), (
+        f"migrations/schema_snapshot.json is of {SNAPSHOT_REVISION}, head is {schema.head_revision()}: "
+        "run `make schema-snapshot` and commit it with the new revision")
+
 
 def test_base_to_head_equals_the_snapshot_and_each_revision_runs_only_its_own_sql(migrated_url, monkeypatch):
     ran: list[tuple[str, str]] = []
@@ -49,16 +59,16 @@ def test_base_to_head_equals_the_snapshot_and_each_revision_runs_only_its_own_sq
     monkeypatch.setattr(schema, "run_file", recording_run_file)
     schema.downgrade(migrated_url, "base")
     ran.clear()
-    schema.upgrade(migrated_url, "head")
-    monkeypatch.undo()
-    with psycopg.connect(migrated_url, autocommit=True) as conn:
-        actual = schema_snapshot.take(conn)
+    try:
+        schema.upgrade(migrated_url, SNAPSHOT_REVISION)
+        with psycopg.connect(migrated_url, autocommit=True) as conn:
+            actual = schema_snapshot.take(conn)
+    finally:
+        schema.upgrade(migrated_url, "head")
+        monkeypatch.undo()
     expected = schema_snapshot.load()
 
-    assert expected["head"] == schema.head_revision(), \
-        "migrations/schema_snapshot.json is not of head: run `make schema-snapshot`"
-    sections = schema_snapshot.DEFINITION_SECTIONS + schema_snapshot.SETTINGS_SECTIONS
-    assert schema_snapshot.differences(expected, actual, sections) == [], \
+    assert schema_snapshot.differences(expected, actual, SECTIONS) == [], \
         "base -> head differs from migrations/schema_snapshot.json: run `make schema-snapshot` and review the diff"
     assert schema_snapshot.normalise({"head": expected["head"], **actual}) == expected
 
@@ -70,18 +80,18 @@ def test_base_to_head_equals_the_snapshot_and_each_revision_runs_only_its_own_sq
 
 
 def test_the_snapshot_sees_a_changed_view_and_names_it(db):
-    head = schema_snapshot.load()
+    before = schema_snapshot.take(db)
     original = db.execute("SELECT pg_get_viewdef('funding_rates_daily'::regclass)").fetchone()[0]
     db.execute("CREATE OR REPLACE VIEW funding_rates_daily AS "
                "SELECT time_bucket(INTERVAL '1 day', ts) AS ts, instrument_name, count(*) AS hours, "
                "sum(interest_1h::numeric) AS funding, avg(interest_1h::numeric) * 24 * 365 AS annualized_funding, "
                "avg(interest_1h::numeric) * 24 * 366 * 100 AS annualized_pct FROM funding_rates GROUP BY 1, 2")
     try:
-        drift = schema_snapshot.differences(head, schema_snapshot.take(db))
+        drift = schema_snapshot.differences(before, schema_snapshot.take(db))
     finally:
         db.execute(f"CREATE OR REPLACE VIEW funding_rates_daily AS {original}")
     assert drift == ["view funding_rates_daily: definition differs from head"]
-    assert schema_snapshot.differences(head, schema_snapshot.take(db)) == []
+    assert schema_snapshot.differences(before, schema_snapshot.take(db)) == []
 
 
 # --- released revisions never change ------------------------------------------------------------
@@ -177,29 +187,29 @@ def test_a_database_of_the_released_0003_upgrades_to_head_with_every_row(migrate
             assert any(line.startswith("hypertable perpetuals_ohlcv: compression chunk_time_interval")
                        for line in stale), stale
 
-        schema.upgrade(migrated_url, "head")
+        schema.upgrade(migrated_url, SNAPSHOT_REVISION)  # head, when the snapshot is of head
 
         with psycopg.connect(migrated_url, autocommit=True) as conn:
-            assert schema.current_revision(conn) == schema.head_revision()
+            assert schema.current_revision(conn) == SNAPSHOT_REVISION
             after = _fingerprints(conn, columns)
             new = schema_snapshot.take(conn)
             buckets = conn.execute("SELECT DISTINCT config->>'buckets_per_batch' FROM timescaledb_information.jobs "
                                    "WHERE proc_name = 'policy_refresh_continuous_aggregate'").fetchall()
         assert after == before  # every row of every table and continuous aggregate, unchanged
-        sections = schema_snapshot.DEFINITION_SECTIONS + schema_snapshot.SETTINGS_SECTIONS
-        assert schema_snapshot.differences(head, new, sections) == []
+        assert schema_snapshot.differences(head, new, SECTIONS) == []
         assert buckets == [("0",)]
     finally:
         _reset_to_head(migrated_url)
 
 
 def test_upgrade_downgrade_upgrade_round_trips_to_the_snapshot(migrated_url):
-    schema.downgrade(migrated_url, "0001")
-    schema.upgrade(migrated_url, "head")
-    schema.downgrade(migrated_url, "0007")
-    schema.upgrade(migrated_url, "head")
-    with psycopg.connect(migrated_url, autocommit=True) as conn:
-        actual = schema_snapshot.take(conn)
-        wipe(conn)
-    sections = schema_snapshot.DEFINITION_SECTIONS + schema_snapshot.SETTINGS_SECTIONS
-    assert schema_snapshot.differences(schema_snapshot.load(), actual, sections) == []
+    try:
+        schema.downgrade(migrated_url, "0001")
+        schema.upgrade(migrated_url, SNAPSHOT_REVISION)
+        schema.downgrade(migrated_url, "0007")
+        schema.upgrade(migrated_url, SNAPSHOT_REVISION)
+        with psycopg.connect(migrated_url, autocommit=True) as conn:
+            actual = schema_snapshot.take(conn)
+    finally:
+        _reset_to_head(migrated_url)
+    assert schema_snapshot.differences(schema_snapshot.load(), actual, SECTIONS) == []
