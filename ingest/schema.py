@@ -176,12 +176,12 @@ def database_status(database_url: str) -> dict:
         hypertables = [r[0] for r in conn.execute(
             "SELECT hypertable_name::text FROM timescaledb_information.hypertables ORDER BY 1")] \
             if info["timescaledb"] else []
-        actual = schema_snapshot.take(conn) if current is not None else None
-    head = head_revision()
+        head = head_revision()
+        actual = schema_snapshot.take(conn) if current == head else None
     drift: list[str] = []
     settings_changed: list[str] = []
     snapshot_head = None
-    if actual is not None and current == head:
+    if actual is not None:
         expected = schema_snapshot.load()
         snapshot_head = expected.get("head")
         # a snapshot of another revision (a new revision without `make schema-snapshot`) says nothing
