@@ -47,7 +47,8 @@ def run(migrated_url, tmp_path_factory):
         wipe(conn)
     with SimServer(seed=7, now="wall", rate_limit=True, port=0) as sim:
         env = dict(os.environ, INGEST_DATABASE_URL=migrated_url, DERIBIT_API_URL=sim.api_url,
-                   DERIBIT_HISTORY_URL=sim.history_url, INGEST_LOG_FILE=str(tmp / "a.log"))
+                   DERIBIT_HISTORY_URL=sim.history_url, INGEST_LOG_FILE=str(tmp / "a.log"),
+                   INGEST_SPOOL_DIR=str(tmp / "spool"))
         a = _start(env, tmp / "a.out")
         conn = psycopg.connect(migrated_url, autocommit=True)
         deadline = time.time() + 60
@@ -85,6 +86,9 @@ def test_exactly_one_process_collects(run):
         assert outcomes.get(job) == "ok", outcomes
     log = (run["tmp"] / "a.log").read_text()
     assert "job=candles rows=" in log and "outcome=ok" in log  # the rotating log file
+    # the database answered all along: nothing was spooled, the spool directory exists and is empty
+    assert "spooled=" not in log and (run["tmp"] / "spool").is_dir()
+    assert not list((run["tmp"] / "spool").glob("*.json.gz"))
 
 
 def test_every_minute_of_perpetuals_and_futures_up_to_now_minus_2(run):
