@@ -19,6 +19,7 @@ from ingest.tables import FUNDING_RATES, FUTURES_OHLCV, OPTIONS_GREEKS, PERPETUA
 from .conftest import wipe
 from .test_sql_basis import add_sim_instrument, sim_candles
 from .test_sql_support import add_instrument, refresh_all
+from .test_sql_vol_support import load_analytics_sample
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "analyst-guide.md"
 MIN_MS = 60_000
@@ -143,6 +144,7 @@ def loaded(migrated_url):
                         )
         copy_upsert(db, OPTIONS_GREEKS, rows)
         refresh_all(db)
+        load_analytics_sample(db, market, now_ms)  # chain snapshots, futures, funding; refreshed
         db.execute("ANALYZE")
         yield db
 
@@ -164,6 +166,13 @@ def test_the_guide_has_the_recipes_the_issue_asks_for():
         "Funding over a year",
         "Coverage and gaps of a contract",
         "The option chain with greeks",
+        "ATM volatility term structure now",
+        "Skew by expiry",
+        "Constant-maturity volatility, day by day",
+        "The 30-day ATM, hour by hour",
+        "Constant-maturity futures basis now",
+        "Carry: funding against the 30-day basis",
+        "Chain snapshot quality",
     } <= titles
 
 
@@ -195,3 +204,23 @@ def test_recipe_runs_and_answers(loaded, index):
         assert [r["strike"] for r in rows] == [50000, 60000, 70000]
         assert all(r["call_delta"] == Decimal("0.5") and r["put_delta"] == Decimal("-0.5") for r in rows)
         assert all(r["call_iv"] == 51 for r in rows)  # the latest snapshot
+    elif title in ("ATM volatility term structure now", "Skew by expiry"):
+        assert len(rows) == 7 and [r["expiry"] for r in rows] == sorted(r["expiry"] for r in rows)
+        assert all(30 < r["atm_iv"] < 150 for r in rows)  # the simulated BTC level, in percent
+        if title == "Skew by expiry":
+            assert all(r["rr_25d"] < 0 < r["bf_25d"] for r in rows)  # the simulated smile: put skew, convex
+    elif title == "Constant-maturity volatility, day by day":
+        assert len(rows) == 1 and rows[0]["atm_180d"] is None and rows[0]["longest_expiry_days"] < 180
+        assert 30 < rows[0]["atm_30d"] < 150
+    elif title == "The 30-day ATM, hour by hour":
+        assert len(rows) == 1 and 30 < rows[0]["atm_iv"] < 150
+    elif title == "Constant-maturity futures basis now":
+        assert [r["tenor_days"] for r in rows] == [30, 60, 90, 180]
+        assert all(-50 < r["annualized_basis_pct"] < 100 for r in rows if r["annualized_basis_pct"] is not None)
+        assert rows[0]["future_below"] is not None
+    elif title == "Carry: funding against the 30-day basis":
+        assert rows[-1]["basis_hours"] >= 2 and rows[-1]["funding_hours"] >= 2
+        assert rows[-1]["spread_pct"] is not None
+    elif title == "Chain snapshot quality":
+        assert len(rows) == 7 and all(r["snapshots"] == 2 and r["atm_not_bracketed"] == 0 for r in rows)
+        assert sum(r["ivs_inverted"] for r in rows) > 0 and sum(r["ivs_from_mark_iv"] for r in rows) > 0

@@ -219,45 +219,80 @@ def test_hourly_atm_and_skew_per_expiry_match_the_true_surface(loaded):
     assert nulls["iv_call_10d"] >= 1
 
 
-def test_constant_maturity_interpolates_total_variance_between_the_listed_expiries(loaded):
-    db = loaded["db"]
-    stored = {(r["ts"], r["currency"], r["tenor_days"]): r for r in rows(db, "SELECT * FROM vol_surface_cm_1h")}
+def constant_maturity_expected(loaded) -> dict:
+    """(hour, currency, tenor) -> (ATM, 25-delta call, 25-delta put) Expected, from the hour's
+    per-expiry expected values."""
     by_hour: dict = {}
     for (hour, cur, expiry_ms), ((_, surface, quotes, atm), _) in hourly_expected(loaded).items():
         by_hour.setdefault((hour, cur), []).append((surface.tau, expiry_ms, surface, quotes, atm))
-    assert len(stored) == len(by_hour) * len(VOL_TENORS)
-    bracketed = 0
+    out = {}
     for (hour, cur), expiries in by_hour.items():
         for tenor in VOL_TENORS:
             tau = tenor / 365
-            row = stored[(hour, cur, tenor)]
-            atm = expected_constant_maturity(tau, [(t, a, x) for t, x, _, _, a in expiries])
-            call = expected_constant_maturity(tau, [(t, expected_iv_at_delta(s, q, 0.25), x)
-                                                    for t, x, s, q, _ in expiries])
-            put = expected_constant_maturity(tau, [(t, expected_iv_at_delta(s, q, -0.25), x)
-                                                   for t, x, s, q, _ in expiries])
-            key = (hour, cur, tenor)
-            for column, want in (("atm_iv", atm), ("iv_call_25d", call), ("iv_put_25d", put)):
-                got = row[column]
-                if want.value is None:
-                    assert got is None, (key, column)
-                else:
-                    assert got is not None and abs(got - want.value) <= want.tol + 1e-9, (key, column, got, want)
-            if None not in (call.value, put.value):
-                assert abs(row["rr_25d"] - (call.value - put.value)) <= call.tol + put.tol + 1e-9
-            if None not in (call.value, put.value, atm.value):
-                bf = (call.value + put.value) / 2 - atm.value
-                assert abs(row["bf_25d"] - bf) <= (call.tol + put.tol) / 2 + atm.tol + 1e-9
-                bracketed += 1
+            wing = {target: [(t, expected_iv_at_delta(s, q, target), x) for t, x, s, q, _ in expiries]
+                    for target in (0.25, -0.25)}
+            out[(hour, cur, tenor)] = (
+                expected_constant_maturity(tau, [(t, a, x) for t, x, _, _, a in expiries]),
+                expected_constant_maturity(tau, wing[0.25]),
+                expected_constant_maturity(tau, wing[-0.25]),
+            )
+        taus = [t * 365 for t, _, _, _, a in expiries if a.value is not None]
+        out[(hour, cur, "range")] = (min(taus), max(taus))
+    return out
+
+
+def test_constant_maturity_interpolates_total_variance_between_the_listed_expiries(loaded):
+    db = loaded["db"]
+    stored = {(r["ts"], r["currency"]): r for r in rows(db, "SELECT * FROM vol_surface_cm_1h")}
+    expected = constant_maturity_expected(loaded)
+    assert len(stored) == 6  # 3 hours x BTC, ETH
+    bracketed = 0
+    for (hour, cur, tenor), want in expected.items():
+        row = stored[(hour, cur)]
+        if tenor == "range":
+            assert row["shortest_expiry_days"] == pytest.approx(want[0], rel=1e-12)
+            assert row["longest_expiry_days"] == pytest.approx(want[1], rel=1e-12)
+            continue
+        atm, call, put = want
+        for column, w in ((f"atm_iv_{tenor}d", atm), (f"iv_call_25d_{tenor}d", call), (f"iv_put_25d_{tenor}d", put)):
+            got = row[column]
+            if w.value is None:
+                assert got is None, (hour, cur, column)
             else:
-                assert row["bf_25d"] is None
-            if atm.value is not None:
-                assert (row["atm_expiry_below"], row["atm_expiry_above"]) == tuple(cal.from_ms(x) for x in atm.used)
-            else:
-                assert row["atm_expiry_below"] is None and row["atm_expiry_above"] is None
-    assert bracketed >= 4 * len(by_hour)  # 7, 30, 60 and 90 days are inside the listed expiries
+                assert got is not None and abs(got - w.value) <= w.tol + 1e-9, (hour, cur, column, got, w)
+        if None not in (call.value, put.value, atm.value):
+            bracketed += 1
+    assert bracketed >= 4 * len(stored)  # 7, 30, 60 and 90 days are inside the listed expiries
     # never extrapolated: the longest listed expiry is 108 days away
-    assert all(r["atm_iv"] is None for (h, c, tenor), r in stored.items() if tenor == 180)
+    assert all(r["atm_iv_180d"] is None and r["iv_call_25d_180d"] is None for r in stored.values())
+    assert all(r["longest_expiry_days"] < 180 for r in stored.values())
+
+
+def test_constant_maturity_views_show_rr_and_bf_of_the_interpolated_wings(loaded):
+    """rr = call - put and bf = (call + put) / 2 - ATM at the tenor, in both presentations."""
+    db = loaded["db"]
+    expected = constant_maturity_expected(loaded)
+    long = {(r["ts"], r["currency"], r["tenor_days"]): r for r in rows(db, "SELECT * FROM vol_constant_maturity_1h")}
+    wide = {(r["ts"], r["currency"]): r for r in rows(db, "SELECT * FROM vol_surface_1h")}
+    assert len(long) == 5 * len(wide) == 30
+    for (hour, cur, tenor), want in expected.items():
+        if tenor == "range":
+            continue
+        atm, call, put = want
+        row, flat = long[(hour, cur, tenor)], wide[(hour, cur)]
+        assert flat[f"atm_iv_{tenor}d"] == row["atm_iv"]
+        assert flat[f"rr_25d_{tenor}d"] == row["rr_25d"] and flat[f"bf_25d_{tenor}d"] == row["bf_25d"]
+        rounding = 0.005 + 1e-9
+        if None in (call.value, put.value):
+            assert row["rr_25d"] is None and row["bf_25d"] is None
+            continue
+        assert abs(row["rr_25d"] - (call.value - put.value)) <= call.tol + put.tol + rounding
+        assert abs(row["call_25d_iv"] - call.value) <= call.tol + rounding
+        if atm.value is None:
+            assert row["bf_25d"] is None
+        else:
+            bf = (call.value + put.value) / 2 - atm.value
+            assert abs(row["bf_25d"] - bf) <= (call.tol + put.tol) / 2 + atm.tol + rounding
 
 
 def atm_method_bound(surface: TrueSurface, want) -> float:
@@ -291,9 +326,10 @@ def test_the_methods_are_close_to_the_continuous_surface(loaded):
         assert abs(got - truth) <= bound, (hour, cur, code(expiry_ms), got, truth, bound)
         bounds[(hour, cur, expiry_ms)] = bound
     checked = 0
-    for r in rows(db, "SELECT * FROM vol_surface_cm_1h WHERE tenor_days = 30"):
-        below, above = (ms(r["atm_expiry_below"]), ms(r["atm_expiry_above"]))
-        snap_ms = ms(stored_1h[(r["ts"], r["currency"], r["atm_expiry_below"])]["snapshot_ts"])
+    expected = constant_maturity_expected(loaded)
+    for r in rows(db, "SELECT ts, currency, atm_iv_30d AS atm_iv FROM vol_surface_cm_1h"):
+        below, above = expected[(r["ts"], r["currency"], 30)][0].used
+        snap_ms = ms(stored_1h[(r["ts"], r["currency"], cal.from_ms(below))]["snapshot_ts"])
         tau = 30 / 365
 
         def true_atm(t_years, cur=r["currency"], snap_ms=snap_ms):
@@ -331,11 +367,17 @@ def test_views_present_the_stored_values_rounded(loaded):
                 else:
                     assert shown == round(full, decimals) or abs(shown - full) <= 0.5 * 10 ** -decimals + 1e-12
                     assert repr(shown) == repr(round(shown, decimals))  # no float noise in psql
-    got = db.execute("SELECT v.atm_iv, v.rr_25d, v.bf_25d, s.atm_iv, s.rr_25d, s.bf_25d "
-                     "FROM vol_constant_maturity_1h v "
-                     "JOIN vol_surface_cm_1h s USING (ts, currency, tenor_days)").fetchall()
-    for shown_atm, shown_rr, shown_bf, atm, rr, bf in got:
-        for shown, full in ((shown_atm, atm), (shown_rr, rr), (shown_bf, bf)):
-            assert (shown is None) == (full is None)
-            if full is not None:
-                assert abs(shown - full) <= 0.005 + 1e-12 and repr(shown) == repr(round(shown, 2))
+    got = db.execute("SELECT v.*, s.* FROM vol_surface_1h v JOIN vol_surface_cm_1h s USING (ts, currency)")
+    names = [d.name for d in got.description]
+    for r in got.fetchall():
+        shown = dict(zip(names[:19], r[:19], strict=True))
+        full = dict(zip(names[19:], r[19:], strict=True))
+        for tenor in VOL_TENORS:
+            atm, c, p = (full[f"atm_iv_{tenor}d"], full[f"iv_call_25d_{tenor}d"], full[f"iv_put_25d_{tenor}d"])
+            for column, value in ((f"atm_iv_{tenor}d", atm),
+                                  (f"rr_25d_{tenor}d", None if None in (c, p) else c - p),
+                                  (f"bf_25d_{tenor}d", None if None in (c, p, atm) else (c + p) / 2 - atm)):
+                assert (shown[column] is None) == (value is None), column
+                if value is not None:
+                    assert abs(shown[column] - value) <= 0.005 + 1e-12
+                    assert repr(shown[column]) == repr(round(shown[column], 2))

@@ -24,8 +24,8 @@ from .test_sql_vol_support import (
 )
 
 H = datetime(2025, 6, 10, 12, tzinfo=UTC)
-VIEWS = ("atm_vol_1m", "atm_vol_1h", "vol_skew_1h", "vol_constant_maturity_1h", "basis_constant_maturity_1h",
-         "carry_1h", "carry_1d", "chain_snapshot_quality")
+VIEWS = ("atm_vol_1m", "atm_vol_1h", "vol_skew_1h", "vol_surface_1h", "vol_constant_maturity_1h",
+         "basis_constant_maturity_1h", "carry_1h", "carry_1d", "chain_snapshot_quality")
 PROCEDURES = ("refresh_vol_expiry_1m", "refresh_vol_expiry_1h", "refresh_vol_surface_cm_1h", "refresh_basis_cm_1h",
               "refresh_analytics")
 HELPERS = ("analytics_round(1.234, 2)", "analytics_iv_at_delta(0.25, 0.3, 50, 0.2, 52)",
@@ -82,7 +82,7 @@ def test_an_hour_is_recomputed_from_all_its_snapshots(db, chain):
     assert db.execute("SELECT DISTINCT snapshot_ts, snapshots FROM vol_expiry_1h").fetchall() == [
         (H + timedelta(minutes=40), 2)]
     assert db.execute("SELECT count(DISTINCT ts) FROM vol_expiry_1m").fetchone()[0] == 2
-    assert db.execute("SELECT count(*) FROM vol_surface_cm_1h WHERE ts = %s", (H,)).fetchone()[0] == 5
+    assert db.execute("SELECT count(*) FROM vol_surface_cm_1h WHERE ts = %s", (H,)).fetchone()[0] == 1
 
 
 def test_refresh_is_idempotent_and_keeps_rows_whose_raw_snapshots_are_gone(db, chain):
@@ -115,7 +115,7 @@ def test_the_job_refreshes_the_last_hours(db, market):
     db.execute("CALL run_job(%s)", (job_id,))
     assert db.execute("SELECT DISTINCT ts FROM vol_expiry_1m").fetchall() == [(snap.ts,)]
     assert db.execute("SELECT DISTINCT ts FROM vol_expiry_1h").fetchall() == [(snap.ts.replace(minute=0),)]
-    assert db.execute("SELECT count(*) FROM vol_surface_cm_1h").fetchone()[0] == 5
+    assert db.execute("SELECT count(*) FROM vol_surface_cm_1h").fetchone()[0] == 1
     wipe_analytics(db)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 
@@ -55,9 +55,9 @@ def exchange(market: Market, without_mark_iv: float) -> Exchange:
     return Exchange(market, ApiConfig(summary_mark_iv_missing=without_mark_iv))
 
 
-def load_instruments(conn, ex: Exchange, currencies, t_ms: int) -> None:
+def load_instruments(conn, ex: Exchange, currencies, t_ms: int, kinds=("option", "future")) -> None:
     for currency in currencies:
-        for kind in ("option", "future"):
+        for kind in kinds:
             items = ex.m_get_instruments(P({"currency": currency, "kind": kind}), "www", t_ms)
             instruments_mod.upsert(conn, instruments_mod.validate(items))
 
@@ -297,3 +297,32 @@ def approx(got, want: Expected, slack: float = 1e-9) -> bool:
         return got is None
     return got is not None and abs(float(got) - want.value) <= want.tol + slack
 
+
+
+# --- a sample for the analyst guide's recipes (tests/test_sql_analyst_guide.py) ---------------------
+
+SAMPLE_HOUR = datetime(2025, 6, 10, 12, tzinfo=UTC)
+
+
+def load_analytics_sample(conn, market: Market, now_ms: int) -> None:
+    """What the analytics recipes read, refreshed: BTC chain snapshots at 12:00 and 12:59 on
+    2025-06-10 (options long expired by now, so options_chain_latest does not list them); the last
+    three hours of the perpetual and the live futures and the perpetual's funding up to now."""
+    from ingest import analytics, funding
+    from ingest.load import copy_upsert
+    from ingest.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
+
+    from .test_sql_basis import add_sim_instrument, sim_candles
+
+    ex = exchange(market, 0.25)
+    load_instruments(conn, ex, ("BTC",), ms(SAMPLE_HOUR), kinds=("option",))
+    for minute in (0, 59):
+        load_snapshot(conn, ex, "BTC", ms(SAMPLE_HOUR) + minute * MIN_MS)
+    start = now_ms - 3 * HOUR_MS
+    for inst in market.list_instruments("BTC", "future", now_ms):
+        rows = sim_candles(market, inst.name, start, now_ms - MIN_MS, now_ms)
+        copy_upsert(conn, PERPETUALS_OHLCV if inst.is_perpetual else FUTURES_OHLCV, rows)
+        add_sim_instrument(conn, market, inst.name)
+    funding.load(conn, funding.validate("BTC-PERPETUAL", market.funding("BTC", start - HOUR_MS, now_ms, now_ms)))
+    analytics.refresh(conn, SAMPLE_HOUR, SAMPLE_HOUR + timedelta(hours=1))
+    analytics.refresh(conn, cal.from_ms(start), cal.from_ms(now_ms + MIN_MS))
