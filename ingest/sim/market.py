@@ -1164,7 +1164,7 @@ class Market:
         opt = orjson.OPT_SERIALIZE_NUMPY
         if resolution == "1D":
             c = self._daily_candles(inst, start_ms, end_ms, now_ms, lower_exclusive, limit)
-            return {k: b"[" + whole_numbers_as_ints(orjson.dumps(v, option=opt)[1:-1]) + b"]" for k, v in c.items()}
+            return {k: b"[" + json_numbers(v) + b"]" for k, v in c.items()}
         R = RESOLUTIONS[resolution]
         Rms = R * MIN_MS
         n = 1440 // R
@@ -1181,7 +1181,7 @@ class Market:
             parts["ticks"].append(orjson.dumps(day_start(d) + np.arange(i0, i1, dtype=np.int64) * Rms,
                                                option=opt)[1:-1])
             for k in self._CANDLE_FIELDS:
-                parts[k].append(whole_numbers_as_ints(orjson.dumps(agg[k][i0:i1], option=opt)[1:-1]))
+                parts[k].append(json_numbers(agg[k][i0:i1]))
         return {k: _json_array(v) for k, v in parts.items()}
 
     def _day_json(self, inst: Instrument, d: int, R: int) -> dict:
@@ -1195,7 +1195,7 @@ class Market:
         out = {"ticks": orjson.dumps(day_start(d) + np.arange(1440 // R, dtype=np.int64) * R * MIN_MS,
                                      option=opt)[1:-1]}
         for k in self._CANDLE_FIELDS:
-            out[k] = whole_numbers_as_ints(orjson.dumps(agg[k], option=opt)[1:-1])
+            out[k] = json_numbers(agg[k])
         self._json.put(key, out, sum(len(x) for x in out.values()) + 500)
         return out
 
@@ -1366,11 +1366,23 @@ class Market:
         return np.round(self._interp(currency, "vol", ts) * (1 + 0.05 * (1 - 30 / 365)) * 100, 2)
 
 
-def whole_numbers_as_ints(contents: bytes) -> bytes:
-    """JSON array contents (no brackets) of floats with whole numbers written as ints, as Deribit writes
-    chart data (``7834`` beside ``7833.5``, cost ``19000``, volume ``0``).  orjson writes a whole float
-    as ``7834.0`` and never a ``.0,`` inside another number form (``1e+16``, ``1.2e-7``)."""
-    out = contents.replace(b".0,", b",")
+def json_numbers(arr: np.ndarray) -> bytes:
+    """The JSON array contents (no brackets) of a numeric array with whole numbers written as ints, as
+    Deribit writes chart data (``7834`` beside ``7833.5``, cost ``19000``, volume ``0``).
+
+    An all-whole array (a future's cost in USD, a day of fillers, ticks) is written from int64 directly;
+    otherwise orjson writes whole floats as ``7834.0`` and never ``.0,`` inside another number form
+    (``1e+16``, ``1.2e-7``), so dropping ``.0`` before each comma is exact."""
+    opt = orjson.OPT_SERIALIZE_NUMPY
+    if arr.dtype.kind in "iu":
+        return orjson.dumps(arr, option=opt)[1:-1]
+    whole = arr == np.floor(arr)
+    if whole.all() and (len(arr) == 0 or np.abs(arr).max() < 2 ** 53):
+        return orjson.dumps(arr.astype(np.int64), option=opt)[1:-1]
+    out = orjson.dumps(arr, option=opt)[1:-1]
+    if not whole.any():
+        return out
+    out = out.replace(b".0,", b",")
     if out.endswith(b".0"):
         out = out[:-2]
     return out
