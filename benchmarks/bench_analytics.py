@@ -230,7 +230,7 @@ def run(url: str, args) -> int:
             per_currency[currency] = len(instruments)
             n_rows += len(rows)
         print(f"chain: {per_currency} options, 60 minutes, {n_rows:,} options_greeks rows loaded in "
-              f"{time.perf_counter() - t:.1f} s (not analyzed, as after a load on the embedded server)")
+              f"{time.perf_counter() - t:.1f} s (not analyzed yet: the embedded server has no autovacuum)")
         call = lambda: conn.execute("CALL refresh_analytics(%s, %s)", (HOUR, HOUR + timedelta(hours=1)))
         cold = timed(call, 1)
         warm = timed(call, 5)
