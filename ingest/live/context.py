@@ -74,7 +74,11 @@ class Context:
             self.pool.open(wait=False)
         except Exception:
             pass
-        self.lease = lease or Lease(self.connect, name=config.lease_name, seconds=config.lease_seconds)
+        # a heartbeat gives up before the next one is due (else the scheduler skips ticks while the
+        # database is away, and logs each skip)
+        beat_timeout = max(1.0, min(config.db_timeout, config.lease_seconds / 3 * 0.8))
+        self.lease = lease or Lease(lambda: self.connect(timeout=beat_timeout), name=config.lease_name,
+                                    seconds=config.lease_seconds)
         self.fetcher_hosts: dict[str, str] = {}
         self.state: dict[str, Any] = {}
         self.spool = Spool(settings.spool_dir, config.spool_max_bytes, holder=self.lease.holder)
@@ -86,9 +90,10 @@ class Context:
         return self.lease.holder
 
     @contextmanager
-    def connect(self) -> Iterator[psycopg.Connection]:
-        """An autocommit connection from the pool (transactions stay short and explicit)."""
-        with self.pool.connection() as conn:
+    def connect(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        """An autocommit connection from the pool (transactions stay short and explicit); waits at most
+        `timeout` seconds (default LiveConfig.db_timeout) for one."""
+        with self.pool.connection(timeout=timeout) as conn:
             yield conn
 
     def fetcher(self, client) -> CandleFetcher:
