@@ -263,3 +263,18 @@ def test_kill_9_during_a_flush_then_restart_loses_and_duplicates_nothing(db, mig
                       ).fetchone() == (expected_rejects, expected_rejects)
     per_minute = {n for (n,) in db.execute("SELECT count(*) FROM options_greeks GROUP BY ts")}
     assert per_minute == {per_file}
+
+
+def test_a_value_no_column_can_hold_is_quarantined_once_across_reloads(db, migrated_url, tmp_path):
+    spool = Spool(tmp_path)
+    rows = [greek_row(0, i) for i in range(5)]
+    rows[2] = greek_row(0, 2, delta=1e7)  # numeric(12,6) holds less than 1e6
+    path = spool.put("chain", OPTIONS_GREEKS, Validated(rows), minute_ms(0))
+    copy = tmp_path.parent / (path.name + ".copy")
+    shutil.copy(path, copy)
+    for _ in range(2):  # the second time: loaded again after a kill -9 before the delete
+        spool.flush(_connect(migrated_url))
+        shutil.copy(copy, path)
+    assert db.execute("SELECT count(*) FROM options_greeks").fetchone()[0] == 4
+    (reason,) = db.execute("SELECT reason FROM quarantine").fetchall()
+    assert "delta" in reason[0] and "out of range" in reason[0]

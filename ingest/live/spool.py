@@ -54,7 +54,7 @@ from psycopg.types.json import Jsonb
 from ingest.load import load_validated
 from ingest.sqlfiles import query
 from ingest.tables import DATA_TABLES, TS, TableSpec
-from ingest.validate import Rejected, Validated
+from ingest.validate import Rejected, Validated, within_limits
 
 log = logging.getLogger(__name__)
 
@@ -193,15 +193,6 @@ def quarantine_once(conn: psycopg.Connection, rejected: list[Rejected], since: d
     return len(params)
 
 
-def _limits(spec: TableSpec, validated: Validated) -> Validated:
-    """Rows a column cannot hold become rejects here, so that they too are quarantined only once (the
-    range checks of ingest.validate; absent in older trees)."""
-    from ingest import validate
-
-    check = getattr(validate, "within_limits", None)
-    return check(spec, validated) if check else validated
-
-
 class Spool:
     def __init__(self, directory: Path | str, max_bytes: int = DEFAULT_MAX_BYTES, holder: str = ""):
         self.dir = Path(directory)
@@ -306,7 +297,9 @@ class Spool:
         from ingest.live.writes import is_refusal, isolate_refused
 
         spec, validated, spooled_at = decode(f.path.read_bytes())
-        validated = _limits(spec, validated)
+        # rows a column cannot hold become rejects here (not inside load_validated), so that they too
+        # are quarantined only once when a file is loaded again
+        validated = within_limits(spec, validated)
         since = datetime.fromtimestamp(spooled_at.timestamp() - QUARANTINE_SLACK_S, tz=timezone.utc)
         upsert = insert_new_only(spec)
         try:
