@@ -96,7 +96,7 @@ BEGIN
                    least(hi_otm_k, hi_itm_k) AS k_hi,
                    CASE WHEN hi_otm_k <= hi_itm_k OR hi_itm_k IS NULL THEN hi_otm_iv ELSE hi_itm_iv END AS iv_hi
             FROM per_expiry p
-        ), listed AS (
+        ), listed AS MATERIALIZED (
             -- options listed per expiry and listing time (strikes are added during an expiry's life)
             SELECT i.base_currency AS currency, i.expiration_timestamp AS expiry,
                    i.creation_timestamp AS listed_at, count(*) AS n
