@@ -94,7 +94,9 @@ def chain(market: Market, currency: str, hour: datetime, per_currency: int):
         step = _nice_step(F * 2 * width / per_side)
         center = round(F / step) * step
         ks = center + step * (np.arange(per_side) - per_side // 2)
-        strikes[e] = ks[ks > 0]
+        if ks[0] <= 0:  # a wide grid of a long expiry: start one step above zero instead
+            ks = ks - ks[0] + step
+        strikes[e] = ks
     instruments, rows = [], []
     for e, ks in strikes.items():
         expiry = cal.from_ms(e)
@@ -230,7 +232,7 @@ def run(url: str, args) -> int:
             per_currency[currency] = len(instruments)
             n_rows += len(rows)
         print(f"chain: {per_currency} options, 60 minutes, {n_rows:,} options_greeks rows loaded in "
-              f"{time.perf_counter() - t:.1f} s (not analyzed yet: the embedded server has no autovacuum)")
+              f"{time.perf_counter() - t:.1f} s (not analyzed yet)")
         call = lambda: conn.execute("CALL refresh_analytics(%s, %s)", (HOUR, HOUR + timedelta(hours=1)))
         cold = timed(call, 1)
         warm = timed(call, 5)
