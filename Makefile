@@ -9,18 +9,31 @@ DB_PORT   ?= 55432
 DB_DATA   ?= .data/pg
 SIM_PORT  ?= 8765
 BG        := scripts/bg.sh
+NATIVE    := scripts/native-timescaledb.sh
+NATIVE_DATA ?= .data/native
 export INGEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(DB_PORT)/postgres
 
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
+# The database `make up` / `make db` start without Docker: a native cluster in $(NATIVE_DATA) when a
+# TimescaleDB >= 2.23 with its TSL features is installed on the machine (Timescale's packages) or built in
+# .native/ (make native), else the embedded server. `make up ENGINE=embedded` chooses the embedded one.
+ifndef ENGINE
+ENGINE := $(shell $(NATIVE) detect >/dev/null 2>&1 && echo native || echo embedded)
+endif
 
-.PHONY: help install test test-fast up down db db-stop migrate status bench lint schema-snapshot demo demo-down clean
+.PHONY: help install test test-fast test-native native up down db db-stop migrate status bench lint schema-snapshot demo demo-down clean
 
 help:
-	@echo "make up      start the stack (compose if Docker answers; else embedded TimescaleDB + migrations + ingest run)"
+	@echo "make up      start the stack (compose if Docker answers; else a native TimescaleDB if one is installed,"
+	@echo "             else the embedded one; then migrations + ingest run). This machine: $(ENGINE)"
 	@echo "make down    stop what make up started"
 	@echo "make test    run the whole test suite: unit, integration, e2e (installs everything first; CI)"
+	@echo "             on the embedded server; the tests marked native are deselected (-m 'not native')"
+	@echo "make test-native  the whole suite, native tests included, on a throw-away native TimescaleDB"
+	@echo "             (built from ../shared/timescaledb into .native/ unless 2.23.0 is installed; CI)"
 	@echo "make test-fast  unit and integration tiers only (no whole-process wall-clock tests)"
-	@echo "make db      start only the embedded TimescaleDB in the background (.run/db.pid, .run/db.log)"
+	@echo "make native  build (or find) the native TimescaleDB only"
+	@echo "make db      start only the database (native: $(NATIVE_DATA); embedded: .run/db.pid, .run/db.log)"
 	@echo "make migrate alembic upgrade head on INGEST_DATABASE_URL"
 	@echo "make demo    the whole stack offline against the simulated exchange"
 	@echo "make bench   run the benchmarks in benchmarks/"
@@ -39,11 +52,20 @@ ingest/embedded/node_modules/.installed: ingest/embedded/package-lock.json
 
 install: $(BIN)/.installed ingest/embedded/node_modules/.installed
 
+# tests marked `native` need real concurrency or background workers: deselected here, run by test-native
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not native"
 
 test-fast: install
-	$(BIN)/pytest -q -m "unit or integration"
+	$(BIN)/pytest -q -m "(unit or integration) and not native"
+
+# the whole suite on a native cluster that the run owns (port, data, socket under .native/test; stopped
+# and removed at the end, failure or not)
+test-native: install
+	$(NATIVE) test $(BIN)/pytest -q
+
+native:
+	@$(NATIVE) build
 
 lint: install
 	$(BIN)/ruff check ingest tests migrations benchmarks
@@ -53,11 +75,16 @@ schema-snapshot: install
 	$(BIN)/python -m ingest.schema snapshot
 
 db: install
+ifeq ($(ENGINE),native)
+	@$(NATIVE) start $(NATIVE_DATA) $(DB_PORT)
+else
 	@$(BG) start db $(INGEST) db serve --embedded --port $(DB_PORT) --data $(DB_DATA)
+endif
 	@$(INGEST) db wait --timeout 90
 
 db-stop:
 	@$(BG) stop db
+	@if [ -d $(NATIVE_DATA) ]; then $(NATIVE) stop $(NATIVE_DATA); fi
 
 migrate: install
 	$(INGEST) db upgrade
@@ -76,7 +103,7 @@ up: db migrate
 	@$(INGEST) db status
 down:
 	@$(BG) stop ingest
-	@$(BG) stop db
+	@$(MAKE) --no-print-directory db-stop
 endif
 
 demo: install
