@@ -123,9 +123,11 @@ def fetch_clean(fetch: Callable[[], Validated], attempts: int = FETCH_ATTEMPTS) 
 # --- writes that survive a database outage ---------------------------------------------------------
 
 def may_write_db(ctx) -> bool:
-    """A run under run_job(require_leader=True) writes to the database only with a confirmed lease;
-    holding over (database unreachable, lease not renewable) it writes to the spool."""
-    return not getattr(_run, "require_leader", False) or ctx.lease.is_leader
+    """A run under run_job(require_leader=True) writes to the database only with a confirmed lease and
+    while the heartbeats reach it; holding over (database unreachable) it writes to the spool at once."""
+    if not getattr(_run, "require_leader", False):
+        return True
+    return ctx.lease.is_leader and not ctx.lease.holding_over
 
 
 def store_forward_only(ctx, dataset: str, spec: TableSpec, validated: Validated, minute_ms: int,
@@ -427,7 +429,8 @@ def run_job(ctx, name: str, minute_ms: int | None = None, *, require_leader: boo
     from ingest.live.context import CountingClient
 
     holding_over = False
-    if require_leader and not ctx.lease.is_leader:
+    if require_leader and (ctx.lease.holding_over or not ctx.lease.is_leader):
+        # the database does not answer our heartbeats: only what cannot be fetched later, into the spool
         if not (name in FORWARD_ONLY and ctx.lease.may_collect):
             return None
         holding_over = True
