@@ -21,7 +21,7 @@ ifndef ENGINE
 ENGINE := $(shell $(NATIVE) detect >/dev/null 2>&1 && echo native || echo embedded)
 endif
 
-.PHONY: help install test test-fast test-native native up down db db-stop migrate status bench lint schema-snapshot demo demo-down clean
+.PHONY: help install install-browser test test-fast test-native native up down db db-stop migrate status bench lint schema-snapshot demo demo-down clean
 
 help:
 	@echo "make up      start the stack (compose if Docker answers; else a native TimescaleDB if one is installed,"
@@ -52,16 +52,23 @@ ingest/embedded/node_modules/.installed: ingest/embedded/package-lock.json
 
 install: $(BIN)/.installed ingest/embedded/node_modules/.installed
 
+# the report tests open the page in Debian's chromium, headless (tests/test_report_chromium.py): installed
+# here when missing and we are root (CI), else say how
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "the report tests need Debian's chromium: sudo apt-get install chromium"; exit 1; }
+
 # tests marked `native` need real concurrency or background workers: deselected here, run by test-native
-test: install
+test: install install-browser
 	$(BIN)/pytest -q -m "not native"
 
-test-fast: install
+test-fast: install install-browser
 	$(BIN)/pytest -q -m "(unit or integration) and not native"
 
 # the whole suite on a native cluster that the run owns (port, data, socket under .native/test; stopped
 # and removed at the end, failure or not)
-test-native: install
+test-native: install install-browser
 	$(NATIVE) test $(BIN)/pytest -q
 
 native:

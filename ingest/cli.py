@@ -271,6 +271,7 @@ def _register_optional() -> None:
         ("ingest.live.status_cli", "status", cli, "status", "Freshness, gaps, jobs and storage per dataset."),
         ("ingest.check_api", "check_api_command", cli, "check-api",
          "Check the exchange's answers against what the parsers expect."),
+        ("ingest.report.cli", "report", cli, "report", "Write an HTML report of coverage, gaps and analytics."),
         ("ingest.policies", "apply_policies_command", db, "apply-policies",
          "Re-apply compression and retention policies from the storage settings."),
     ]
