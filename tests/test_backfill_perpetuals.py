@@ -52,3 +52,19 @@ def test_restart_refetches_and_changes_nothing(sim, db):
     r = backfill("perpetuals", client, db, restart=True, **kw)
     assert r.stats.windows_done == 1 and sum(r.stats.rows.values()) == 0
     assert db.execute("SELECT count(*) FROM perpetuals_ohlcv").fetchone()[0] == 6 * 60 + 1
+
+
+def test_windows_in_flight_follow_the_round_trip(db):
+    from ingest.backfill.engine import Concurrency
+
+    since, until = parse_when("2024-03-01"), parse_when("2024-04-15")
+    # 400 ms before every answer: at 20 requests/s, ceil(20 x 0.4 x 1.25) + 2 = 12 windows must be in flight
+    with SimServer(seed=7, now="2024-06-01T00:00:00Z", rate_limit=True, latency_ms=400) as sim:
+        client = sim_client(sim, timeout=5.0)
+        r = backfill("perpetuals", client, db, instruments=["BTC-PERPETUAL"], since_ms=since, until_ms=until,
+                     tty=False, echo=lambda s: None)
+        truth = truth_candles(sim, "BTC-PERPETUAL", since, until, parse_when("2024-06-01"))
+    assert r.ok
+    assert client.round_trip_s >= 0.4
+    assert r.stats.max_in_flight > Concurrency.FLOOR
+    assert stored_candles(db, "perpetuals_ohlcv", "BTC-PERPETUAL").keys() == truth.keys()

@@ -39,3 +39,21 @@ def test_python_m_runs_and_stops():
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(10) == 0
+
+
+def test_latency_delays_every_answer_per_host():
+    import time
+
+    import requests
+
+    from ingest.sim.server import SimServer
+
+    with SimServer(seed=1, now="2024-06-01T00:00:00Z", latency_ms=250, history_latency_ms=0) as sim:
+        t0 = time.monotonic()
+        assert requests.get(sim.api_url + "/public/get_time", timeout=5).json()["result"] > 0
+        www = time.monotonic() - t0
+        t0 = time.monotonic()
+        requests.get(sim.history_url + "/public/get_time", timeout=5)
+        history = time.monotonic() - t0
+        assert sim.config()["latency_ms"] == 250 and sim.config()["history_latency_ms"] == 0
+    assert www >= 0.25 and history < 0.25

@@ -44,10 +44,12 @@ def _common(fn):
                                                      "estimated duration) and fetch nothing."),
         click.option("--resume/--restart", default=True, show_default=True,
                      help="Skip windows finished by an earlier run, or forget the checkpoints first."),
-        click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
-                     help="Fetch threads (all share the one rate limiter)."),
-        click.option("--prefetch", default=8, show_default=True, type=click.IntRange(1, 64),
-                     help="Windows fetched ahead of the one being loaded."),
+        click.option("--workers", default=None, type=click.IntRange(1, 32),
+                     help="Fix the fetch threads (all share the one rate limiter). Default: as many requests "
+                          "in flight as the rate budget and the measured round trip need (8 to 32)."),
+        click.option("--prefetch", default=None, type=click.IntRange(1, 64),
+                     help="Fix the windows fetched ahead of the one being loaded (default: automatic, as "
+                          "--workers)."),
         click.option("--no-refresh", is_flag=True, help="Do not refresh continuous aggregates afterwards."),
         click.option("--no-analyze", is_flag=True, help="Do not ANALYZE the loaded chunks afterwards "
                                                         "(planner statistics; the embedded server has no "

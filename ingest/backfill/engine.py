@@ -1,7 +1,9 @@
 """The window pump: fetches run ahead in a small thread pool (HTTP only, no database), the calling
 thread loads each window and its checkpoint in one short transaction, in plan order.
 
-* at most `depth` windows are in flight, so memory stays flat however long the range;
+* at most `depth` windows are in flight, so memory stays flat however long the range; by default the
+  depth follows the rate budget and the measured round trip (`Concurrency`), so that enough requests
+  are under way to keep the rate limiter busy at any distance from the exchange;
 * an answer with anything invalid in it is fetched again (`fetch_checked`): a broken answer is a
   failed fetch, not data. Only values that come back invalid, identically, on a second answer are
   quarantined, and their window is recorded as 'partial';
@@ -15,6 +17,7 @@ thread loads each window and its checkpoint in one short transaction, in plan or
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -178,14 +181,49 @@ def copy_rows(conn: psycopg.Connection, spec: TableSpec, rows: list, text: Seque
     return len(rows)
 
 
+class Concurrency:
+    """How many windows to have in flight: Little's law, requests/s allowed x round-trip time, with
+    headroom for the exchange's own time to build an answer and for jitter, bounded (memory: each
+    window in flight holds at most one answer). Until a round trip has been measured: the floor.
+
+    At 20 requests/s: 0 ms away -> the floor (8); 300 ms round trip -> 10; 600 ms -> 17."""
+
+    FLOOR = 8
+    CEILING = 32
+    HEADROOM = 1.25
+    SPARE = 2
+
+    def __init__(self, client=None, fixed: int | None = None):
+        self.client = client
+        self.fixed = fixed
+
+    def depth(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        rtt = getattr(self.client, "round_trip_s", None)
+        rate = getattr(getattr(self.client, "limiter", None), "requests_per_s", None)
+        if not rtt or not rate:
+            return self.FLOOR
+        want = math.ceil(rate * rtt * self.HEADROOM) + self.SPARE
+        return max(self.FLOOR, min(self.CEILING, want))
+
+    @property
+    def threads(self) -> int:
+        return self.fixed if self.fixed is not None else self.CEILING
+
+
 class Engine:
     def __init__(self, conn: psycopg.Connection, stats: Stats, progress: Progress | None = None,
-                 workers: int = 4, depth: int = 8, fast_path: bool = True, batch_rows: int = 50_000):
+                 workers: int | None = None, depth: int | None = None, fast_path: bool = True,
+                 batch_rows: int = 50_000, client=None):
+        """`workers`/`depth` fix the fetch threads and the windows in flight; left None, both follow
+        the client's rate budget and measured round trip (Concurrency)."""
         self.conn = conn
         self.stats = stats
         self.progress = progress
-        self.workers = max(1, workers)
-        self.depth = max(1, depth)
+        fixed = None if workers is None and depth is None else max(1, depth or 2 * (workers or 4))
+        self.concurrency = Concurrency(client, fixed)
+        self.workers = max(1, workers) if workers is not None else self.concurrency.threads
         self.fast_path = fast_path
         self.batch_rows = batch_rows
         self.touched = Touched()
@@ -207,7 +245,8 @@ class Engine:
             def fill() -> None:
                 # windows that stop their group when empty (backwards paging) run at most 2 ahead,
                 # so little is fetched past the start of a history
-                while len(pending) < self.depth:
+                while len(pending) < self.concurrency.depth():
+                    self.stats.max_in_flight = max(self.stats.max_in_flight, len(pending) + 1)
                     w = peeked.pop() if peeked else self._next(it)
                     if w is None:
                         return

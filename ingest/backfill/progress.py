@@ -35,6 +35,7 @@ class Stats:
     failures: list = field(default_factory=list)  # (dataset, instrument, start_ms, end_ms, error)
     partial: list = field(default_factory=list)  # (dataset, instrument, start_ms, end_ms, rejected, reasons)
     problems: list = field(default_factory=list)  # what failed outside a window (e.g. an unknown instrument)
+    max_in_flight: int = 0  # most windows fetched ahead at once (follows the round trip: engine.Concurrency)
 
     @property
     def elapsed(self) -> float:

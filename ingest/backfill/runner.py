@@ -167,7 +167,7 @@ def _target_counter(count):
 
 def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, since_ms: int | None = None,
              until_ms: int | None = None, instruments: list[str] | tuple = (), sources=DEFAULT_INDEX_SOURCES,
-             restart: bool = False, dry_run: bool = False, workers: int = 4, depth: int = 8,
+             restart: bool = False, dry_run: bool = False, workers: int | None = None, depth: int | None = None,
              refresh: bool = True, analyze: bool = True, progress_stream=None, tty: bool | None = None,
              echo: Callable[[str], None] = print) -> Result:
     """Backfill `dataset` (perpetuals|futures|options|funding|index|all). `conn` must be autocommit
@@ -195,7 +195,7 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
                 removed = checkpoints.restart(conn, cp, list(instruments) or None)
                 log.info("--restart: forgot %d checkpoints of %s", removed, cp)
     progress = Progress(stats, stream=progress_stream, tty=tty)
-    engine = Engine(conn, stats, progress, workers=workers, depth=depth)
+    engine = Engine(conn, stats, progress, workers=workers, depth=depth, client=client)
     try:
         for n in names:
             progress.label = f"backfill {n}"

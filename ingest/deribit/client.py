@@ -76,6 +76,10 @@ def parse_body(raw: bytes) -> Any:
         return json.loads(raw)
 
 
+# weight of the newest request in the round-trip moving average
+ROUND_TRIP_SMOOTHING = 0.2
+
+
 class DeribitClient:
     HOSTS = ("www", "history")
 
@@ -95,6 +99,9 @@ class DeribitClient:
         self._shared_session = session
         self._stats_lock = threading.Lock()
         self.stats: Counter = Counter()
+        # moving average of one request's round trip (network + the exchange's time to answer): how
+        # many requests must be in flight to use the rate budget (see backfill.engine.Concurrency)
+        self.round_trip_s: float | None = None
 
     @classmethod
     def from_settings(cls, settings, *, share: float | None = None, **kwargs) -> "DeribitClient":
@@ -151,10 +158,17 @@ class DeribitClient:
                 log.debug("retrying %s in %.2fs after: %s", method, delay, last)
                 time.sleep(delay)
 
+    def _observe_round_trip(self, seconds: float) -> None:
+        with self._stats_lock:
+            prev = self.round_trip_s
+            self.round_trip_s = seconds if prev is None else prev + ROUND_TRIP_SMOOTHING * (seconds - prev)
+
     def _once(self, url: str, method: str, query: dict) -> Any:
         try:
+            t0 = time.monotonic()
             resp = self.session.get(url, params=query, timeout=(min(5.0, self.timeout), self.timeout))
             raw = resp.content
+            self._observe_round_trip(time.monotonic() - t0)
         except requests.Timeout:
             raise _Transient("timeout") from None
         except requests.RequestException as exc:

@@ -41,15 +41,21 @@ FAULT_HELP = (
               help="get_funding_rate_history: is the row at start_timestamp returned? (Deribit: exclusive)")
 @click.option("--json-variety", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="Vary number forms (7834 / 7834.0, 2.0e-5 / 0.00002) and envelope key order per answer.")
+@click.option("--latency", "latency_ms", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="A fixed delay in ms before every answer: the round trip to a distant exchange (300 = 150 ms "
+                   "each way, e.g. Asia to London).")
+@click.option("--history-latency", "history_latency_ms", default=None, type=click.FloatRange(0),
+              help="The same for the history host (default: --latency).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def sim(host, port, seed, now, rate_limit, rate_limit_status, faults, archive_after_days, expired_window_days,
-        mark_iv_missing, funding_lower_bound, json_variety, verbose):
+        mark_iv_missing, funding_lower_bound, json_variety, latency_ms, history_latency_ms, verbose):
     """Run the simulated Deribit exchange (www and history hosts) until Ctrl-C.
 
     \b
     Example:
         ingest sim --seed 7 --now 2024-06-01T00:00:00Z --rate-limit off --faults 11094:0.05
         ingest sim --mark-iv-missing 1 --funding-lower-bound inclusive --json-variety off
+        ingest sim --latency 300          # 150 ms each way
         export DERIBIT_API_URL=http://127.0.0.1:8765/api/v2
         export DERIBIT_HISTORY_URL=http://127.0.0.1:8765/history/api/v2
         curl 'http://127.0.0.1:8765/api/v2/public/get_time'
@@ -61,7 +67,8 @@ def sim(host, port, seed, now, rate_limit, rate_limit_status, faults, archive_af
                            expired_window_days=expired_window_days, verbose=verbose,
                            summary_mark_iv_missing=mark_iv_missing,
                            funding_lower_bound_exclusive=funding_lower_bound == "exclusive",
-                           json_variety=json_variety == "on")
+                           json_variety=json_variety == "on", latency_ms=latency_ms,
+                           history_latency_ms=history_latency_ms)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
     tune_malloc()

@@ -425,6 +425,9 @@ class _Handler(BaseHTTPRequestHandler):
             host, path = "history", path[len("/history"):]
         if not path.startswith("/api/v2"):
             return self._send(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
+        delay = sim.latency_s(host)
+        if delay:
+            time.sleep(delay)  # the distance to the exchange: each request thread waits on its own
         req_id = None
         if verb == "POST":
             raw = self._read_body()
@@ -581,8 +584,13 @@ class SimServer:
                  lower_bound_exclusive: bool = True, instruments_burst: float = 5.0, verbose: bool = False,
                  market: Market | None = None, funding_lower_bound_exclusive: bool = True,
                  summary_mark_iv_missing: float = 0.25, instruments_state_missing: float = 0.2,
-                 json_variety: bool = True):
+                 json_variety: bool = True, latency_ms: float = 0.0, history_latency_ms: float | None = None):
         self.seed = int(seed)
+        # a fixed delay before every answer (ms), per host: the round trip to a distant exchange
+        self.latency_ms = {"www": float(latency_ms),
+                           "history": float(latency_ms if history_latency_ms is None else history_latency_ms)}
+        if min(self.latency_ms.values()) < 0:
+            raise ValueError("latency must be >= 0 ms")
         self.market = market or Market(self.seed)
         self.api_config = ApiConfig(expired_window_days=expired_window_days, archive_after_days=archive_after_days,
                                     lower_bound_exclusive=lower_bound_exclusive,
@@ -606,6 +614,9 @@ class SimServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.verbose = verbose
+
+    def latency_s(self, host: str) -> float:
+        return self.latency_ms.get(host, 0.0) / 1000.0
 
     def next_request_number(self) -> int:
         return next(self._requests)  # atomic under the GIL
@@ -704,6 +715,13 @@ class SimServer:
                 setattr(self.api_config, k, _share(v))
             elif k == "faults":
                 self.set_faults(v)
+            elif k in ("latency_ms", "history_latency_ms"):
+                if float(v) < 0:
+                    raise ValueError("latency must be >= 0 ms")
+                if k == "latency_ms":
+                    self.latency_ms = {"www": float(v), "history": float(v)}
+                else:
+                    self.latency_ms["history"] = float(v)
             else:
                 raise ValueError(f"unknown setting {k!r}")
 
@@ -719,4 +737,5 @@ class SimServer:
                 "summary_mark_iv_missing": self.api_config.summary_mark_iv_missing,
                 "instruments_state_missing": self.api_config.instruments_state_missing,
                 "json_variety": self.api_config.json_variety,
+                "latency_ms": self.latency_ms["www"], "history_latency_ms": self.latency_ms["history"],
                 "api_url": self.api_url, "history_url": self.history_url}
