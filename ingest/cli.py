@@ -274,6 +274,8 @@ def _register_optional() -> None:
         ("ingest.report.cli", "report", cli, "report", "Write an HTML report of coverage, gaps and analytics."),
         ("ingest.policies", "apply_policies_command", db, "apply-policies",
          "Re-apply compression and retention policies from the storage settings."),
+        ("ingest.backup_cli", "backup_command", db, "backup", "Back up the database (pg_dump -Fc)."),
+        ("ingest.backup_cli", "restore_command", db, "restore", "Restore a backup into an empty database."),
     ]
     import importlib
 
