@@ -15,7 +15,7 @@ from ingest import caggs
 from ingest import deribit_calendar as cal
 from ingest import instruments as instruments_mod
 from ingest.backfill import checkpoints
-from ingest.backfill import datasets as ds
+from ingest.backfill import planning as ds
 from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Engine, Window
 from ingest.backfill.progress import Progress, Stats, summary
