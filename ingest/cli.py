@@ -148,10 +148,11 @@ def db_wait(timeout: float) -> None:
 @db.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def db_status(as_json: bool) -> None:
-    """Server and TimescaleDB versions, the schema revision against head and, at head, drift: every
-    table, view, continuous aggregate, function, hypertable or privilege whose definition differs from
-    head's (migrations/schema_snapshot.json), by name. Policies that differ from head's defaults
-    (storage_settings changed on purpose) are listed as a note, not as drift.
+    """The engine (embedded PGlite or a native PostgreSQL), server and TimescaleDB versions, the schema
+    revision against head and, at head, drift: every table, view, continuous aggregate, function,
+    hypertable or privilege whose definition differs from head's (migrations/schema_snapshot.json), by name.
+    Policies that differ from head's defaults (storage_settings changed on purpose) are listed as a note,
+    not as drift.
 
     Exit status: 0 at head without drift, 1 behind head (or another database error), 3 at head but
     with drift, 4 when the database cannot be reached.
@@ -162,14 +163,21 @@ def db_status(as_json: bool) -> None:
         ingest db status --json | jq .drift
     """
     from ingest import schema
+    from ingest.db import connection
+
+    def status() -> dict:
+        with connection(settings.database_url, autocommit=True) as conn:
+            engine = server_engine(conn)
+        return {**schema.database_status(settings.database_url), **engine}
 
     settings = _settings()
-    info = _run_db(lambda: schema.database_status(settings.database_url), settings)
+    info = _run_db(status, settings)
     info["database"] = settings.safe_database_url
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
         click.echo(f"database     {info['database']}")
+        click.echo(f"engine       {info['engine_description']}")
         click.echo(f"postgresql   {info['postgresql']}")
         click.echo(f"timescaledb  {info['timescaledb']} (license: {info['timescaledb_license']})")
         state = "at head" if info["at_head"] else f"behind head {info['head']}"
@@ -195,6 +203,21 @@ def db_status(as_json: bool) -> None:
 
 # `ingest db status`: at head, but objects differ from head's definitions
 EXIT_DRIFT = 3
+
+
+def server_engine(conn) -> dict:
+    """Which engine answers, from the server itself: the embedded one is PGlite, PostgreSQL compiled to
+    WASM by Emscripten (its version() names the compiler, `emcc`) behind the project's wire proxy; any
+    other server is a native PostgreSQL. {"engine": "embedded" | "native", "engine_description": ...}."""
+    version = conn.execute("SELECT version()").fetchone()[0]
+    pg = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+    ts = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    with_ts = f" + TimescaleDB {ts[0]}" if ts else " (no TimescaleDB extension in this database)"
+    if "emscripten" in version.lower() or "emcc" in version:
+        return {"engine": "embedded", "engine_description":
+                f"embedded: PGlite (PostgreSQL {pg} in WASM){with_ts} behind the project's wire proxy; "
+                "one transaction at a time, no background jobs"}
+    return {"engine": "native", "engine_description": f"native: PostgreSQL {pg}{with_ts}"}
 
 
 def database_failure(exc: BaseException, dsn: str) -> click.ClickException:

@@ -7,6 +7,12 @@
 The schema is migrated to head once; the `db` fixture empties every table before each test, which
 is much cheaper than a fresh server per test (the embedded server holds a single database).
 
+`make test-native` (CI's second run) sets INGEST_TEST_DATABASE_URL to a native TimescaleDB cluster that
+scripts/native-timescaledb.sh starts for the run. Tests that need what only a native engine has (real
+concurrent transactions, background workers firing policies and jobs) carry the `native` marker and
+use the `native_url` fixture: `make test` deselects them explicitly (-m "not native", reported as
+deselected), `make test-native` runs them, and one run on the embedded server fails rather than skips.
+
 Every test gets exactly one tier marker here, without touching the test files (tests/test_tiers.py
 proves it); `make test` runs all tiers, `make test-fast` (-m "unit or integration") the first two:
 
@@ -35,7 +41,9 @@ from ingest import schema
 from ingest.tables import BOOKKEEPING_TABLES, DATA_TABLES, INSTRUMENTS
 
 TIERS = ("unit", "integration", "e2e")
-DATABASE_FIXTURES = {"database_url", "migrated_url", "db"}
+DATABASE_FIXTURES = {"database_url", "migrated_url", "db", "native_url"}
+NATIVE_MARKER = ("native: needs a native TimescaleDB (real concurrency, background workers): run by "
+                 "`make test-native`, deselected by `make test` (-m 'not native')")
 SERVER_NAMES = ("SimServer", "RewritingProxy", "EmbeddedServer")
 E2E_MODULES = {
     "test_live_collector.py",  # two `ingest run` processes for minutes, kill -9, SIGTERM
@@ -71,6 +79,10 @@ def tier_of(item) -> str:
     if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())) or _uses_a_server(item.module):
         return "integration"
     return "unit"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", NATIVE_MARKER)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -126,6 +138,22 @@ def database_url():
 def migrated_url(database_url):
     schema.upgrade(database_url, "head")
     return database_url
+
+
+@pytest.fixture(scope="session")
+def native_url(database_url, request):
+    """The migrated test database when it is a native engine. A test using it fails at once (before any
+    migration) on the embedded server, which serialises transactions and runs no background jobs, and
+    names the way to run it: a skip would hide a missing test."""
+    from ingest.cli import server_engine
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        engine = server_engine(conn)
+    if engine["engine"] != "native":
+        pytest.fail(f"this test needs a native TimescaleDB, the test database is {engine['engine_description']}: "
+                    "run it with `make test-native` (`make test` deselects the tests marked native)",
+                    pytrace=False)
+    return request.getfixturevalue("migrated_url")
 
 
 def wipe(conn: psycopg.Connection) -> None:
