@@ -33,7 +33,7 @@ from typing import Callable
 
 import psycopg
 
-from ingest.sqlfiles import query
+from ingest.storage.sqlfiles import query
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class Lease:
         self._holding_over = False  # led, then the database stopped answering our heartbeats
         self._led = False  # our last word from the database: we hold the lease (even if it lapsed since)
         self.reachable: bool | None = None  # whether the last heartbeat reached the database
+        self._standby_said: bool | None = None  # a standby's "cannot reach the database" was logged
         self.on_change: Callable[[bool], None] | None = None
 
     @property
@@ -124,6 +125,7 @@ class Lease:
                 sql = "lease_renew" if was and not holding else "lease_acquire"
                 row = conn.execute(query(sql), self.params).fetchone()
             self.reachable = True
+            self._standby_said = None
             with self._lock:
                 self._holding_over = False
             if row is not None:
@@ -141,6 +143,11 @@ class Lease:
                                 "data goes to the spool until it answers: %s", type(exc).__name__, _short(exc))
                 with self._lock:
                     self._holding_over = True
+            elif not (was or holding or led):  # a standby: said once per outage, not every heartbeat
+                log.log(logging.WARNING if self._standby_said is None else logging.DEBUG,
+                        "standing by: cannot reach the database to take the lease (%s): %s",
+                        type(exc).__name__, _short(exc))
+                self._standby_said = True
             else:  # keep what we had until it expires
                 log.warning("lease heartbeat failed (%s); leader until the lease expires: %s",
                             type(exc).__name__, _short(exc))

@@ -22,7 +22,7 @@ Durability and kill -9:
 * Flushing takes ``.flush.lock`` (flock, released by the kernel when a process dies), so two processes
   sharing a directory never load the same file at once; writers need no lock (unique names, rename).
 
-Bounded: ``max_bytes`` (``ingest run --spool-max-mb``, default 1 GiB, about a day and a half of the real
+Bounded: ``max_bytes`` (``ingest run --spool-max-mb``, default 1 GiB, about a week of the real
 Deribit chain). When a payload does not fit, the spool keeps what it has and refuses the new payload,
 with a warning, and records the refusal in ``.dropped.json`` (shown by ``ingest status``). The oldest
 files are kept rather than the newest because a written file is only ever deleted after its rows are in
@@ -51,10 +51,10 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ingest.load import load_validated
-from ingest.sqlfiles import query
-from ingest.tables import DATA_TABLES, TS, TableSpec
-from ingest.validate import Rejected, Validated, within_limits
+from ingest.storage.load import load_validated
+from ingest.storage.sqlfiles import query
+from ingest.storage.tables import DATA_TABLES, TS, TableSpec
+from ingest.storage.validate import Rejected, Validated, within_limits
 
 log = logging.getLogger(__name__)
 
