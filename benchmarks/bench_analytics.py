@@ -4,7 +4,7 @@ Measures, in one run, and compares against the limits:
   * refreshing one hour of a full chain: ``CALL refresh_analytics(hour, hour + 1 h)`` over 60 snapshot
     minutes of BTC and ETH with ~800 options each (96,000 options_greeks rows): limit 1 s. Cold (the
     rows are new) and warm (the same hour again: every row an upsert), before and after ANALYZE, and
-    through ``ingest.analytics.refresh`` (one transaction per hour, as the live collector calls it);
+    through ``ingest.storage.analytics.refresh`` (one transaction per hour, as the live collector calls it);
   * a year of hourly constant-maturity surface for one currency from psql: ``SELECT * FROM
     vol_surface_1h`` for BTC over 365 days (8,760 rows: ATM, 25-delta RR and BF at 7/30/60/90/180 days),
     timed by psql's ``\\timing`` with the output discarded (``\\o /dev/null``): limit 100 ms. Also
@@ -44,12 +44,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
-from ingest import analytics, schema  # noqa: E402
-from ingest import deribit_calendar as cal  # noqa: E402
 from ingest.config import redact_dsn  # noqa: E402
-from ingest.load import copy_into, copy_upsert  # noqa: E402
+from ingest.deribit import calendar as cal  # noqa: E402
 from ingest.sim.market import YEAR_MS, Market, smile_iv  # noqa: E402
-from ingest.tables import INSTRUMENTS, OPTIONS_GREEKS  # noqa: E402
+from ingest.storage import (
+    analytics,
+    schema,  # noqa: E402
+)
+from ingest.storage.load import copy_into, copy_upsert  # noqa: E402
+from ingest.storage.tables import INSTRUMENTS, OPTIONS_GREEKS  # noqa: E402
 
 UTC = timezone.utc
 HOUR = datetime(2025, 6, 10, 12, tzinfo=UTC)
@@ -245,7 +248,7 @@ def run(url: str, args) -> int:
         print(f"  first (inserts)           {cold[0]:6.3f} s ({load()})")
         print(f"  again (upserts)           {fmt(warm)}")
         print(f"  again, after ANALYZE      {fmt(analyzed)}")
-        print(f"  ingest.analytics.refresh  {fmt(via_python)}")
+        print(f"  ingest.storage.analytics.refresh  {fmt(via_python)}")
         for currency in ("BTC", "ETH"):
             # one currency alone: the other's rows moved out of the way for the measurement
             other = "ETH" if currency == "BTC" else "BTC"

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import psycopg
 
-from ingest import schema
 from ingest.backfill.cli import parse_when
 from ingest.embedded import EmbeddedServer
-from ingest.validate import CandleColumns
+from ingest.storage import schema
+from ingest.storage.validate import CandleColumns
 
 NOW = "2024-06-01T00:00:00Z"
 PYTHON = sys.executable

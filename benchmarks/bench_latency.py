@@ -32,8 +32,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backfill import ceiling_texts, db_ceiling, load_average, run_backfill  # noqa: E402
 
-from ingest import schema  # noqa: E402
 from ingest.backfill.cli import parse_when  # noqa: E402
+from ingest.storage import schema  # noqa: E402
 
 NOW = "2024-06-01T00:00:00Z"
 PYTHON = sys.executable

@@ -33,9 +33,9 @@ def main() -> int:
     ap.add_argument("--lease-seconds", type=float, default=15)
     args = ap.parse_args()
 
-    from ingest import schema
     from ingest.embedded import EmbeddedServer
     from ingest.sim.server import SimServer
+    from ingest.storage import schema
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
     srv = EmbeddedServer(data="memory").start()

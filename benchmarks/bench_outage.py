@@ -113,10 +113,10 @@ def main() -> int:
     ap.add_argument("--spool-max-mb", type=float, default=1024.0)
     args = ap.parse_args()
 
-    from ingest import schema
     from ingest.embedded import EmbeddedServer
     from ingest.live.spool import Spool, summary
     from ingest.sim.server import SimServer
+    from ingest.storage import schema
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-outage-"))
     spool = Spool(tmp / "spool")

@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
-from ingest import deribit_calendar as cal  # noqa: E402
-from ingest import schema  # noqa: E402
 from ingest.config import redact_dsn  # noqa: E402
-from ingest.policies import refresh_aggregates  # noqa: E402
+from ingest.deribit import calendar as cal  # noqa: E402
 from ingest.sim.market import Market  # noqa: E402
+from ingest.storage import schema  # noqa: E402
+from ingest.storage.policies import refresh_aggregates  # noqa: E402
 
 UTC = timezone.utc
 EXPIRY = datetime(2024, 12, 27, 8, tzinfo=UTC)

@@ -20,10 +20,12 @@ from typing import Any
 
 import click
 
-from ingest import funding, index_prices, instruments, options_chain
+from ingest.datasets import chain as options_chain
+from ingest.datasets import funding, instruments
+from ingest.datasets import index as index_prices
 from ingest.deribit.client import DeribitClient, DeribitError, RequestFailed
 from ingest.deribit.quirks import DAY_MS, HOUR_MS, MAX_TRADES_PER_CALL, MINUTE_MS
-from ingest.validate import chart_candles
+from ingest.storage.validate import chart_candles
 
 # daily candles are ticked at the 08:00 UTC settlement
 DAILY_TICK_OFFSET_MS = 8 * HOUR_MS

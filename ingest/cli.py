@@ -99,7 +99,7 @@ def db_upgrade(revision: str) -> None:
         INGEST_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/postgres ingest db upgrade
         INGEST_DATABASE_URL="host=db user=ingest password='pa ss' dbname=deribit" ingest db upgrade
     """
-    from ingest import schema
+    from ingest.storage import schema
 
     settings = _settings()
     _run_db(lambda: schema.upgrade(settings.database_url, revision), settings)
@@ -117,7 +117,7 @@ def db_downgrade(revision: str, yes: bool) -> None:
     Example:
         ingest db downgrade --revision base --yes
     """
-    from ingest import schema
+    from ingest.storage import schema
 
     settings = _settings()
     if not yes:
@@ -135,7 +135,7 @@ def db_wait(timeout: float) -> None:
     Example:
         ingest db wait --timeout 90 && ingest db upgrade
     """
-    from ingest.db import DatabaseError, wait_until_ready
+    from ingest.storage.db import DatabaseError, wait_until_ready
 
     settings = _settings()
     try:
@@ -162,8 +162,8 @@ def db_status(as_json: bool) -> None:
         ingest db status
         ingest db status --json | jq .drift
     """
-    from ingest import schema
-    from ingest.db import connection
+    from ingest.storage import schema
+    from ingest.storage.db import connection
 
     def status() -> dict:
         with connection(settings.database_url, autocommit=True) as conn:
@@ -225,7 +225,7 @@ def database_failure(exc: BaseException, dsn: str) -> click.ClickException:
     the driver's first line (redacted), no traceback. Exit status 4 (EXIT_CANNOT_CONNECT) when the
     database cannot be reached, refuses us or went away; 1 for any other database error."""
     from ingest.config import error_line, redact_dsn
-    from ingest.db import DatabaseError, cannot_connect
+    from ingest.storage.db import DatabaseError, cannot_connect
 
     if isinstance(exc, DatabaseError):  # ours: already names the database
         message = error_line(exc, dsn)
@@ -239,7 +239,7 @@ def database_failure(exc: BaseException, dsn: str) -> click.ClickException:
 class DatabaseUnreachable(click.ClickException):
     """database_failure's error when the database cannot be reached or refuses us."""
 
-    exit_code = 4  # ingest.db.EXIT_CANNOT_CONNECT (tests/test_cli_db.py checks the status)
+    exit_code = 4  # ingest.storage.db.EXIT_CANNOT_CONNECT (tests/test_cli_db.py checks the status)
 
 
 def _run_db(fn, settings):
@@ -248,7 +248,7 @@ def _run_db(fn, settings):
     import sqlalchemy.exc
     from alembic.util.exc import CommandError
 
-    from ingest.db import DatabaseError
+    from ingest.storage.db import DatabaseError
 
     try:
         return fn()
@@ -295,7 +295,7 @@ def _register_optional() -> None:
         ("ingest.check_api", "check_api_command", cli, "check-api",
          "Check the exchange's answers against what the parsers expect."),
         ("ingest.report.cli", "report", cli, "report", "Write an HTML report of coverage, gaps and analytics."),
-        ("ingest.policies", "apply_policies_command", db, "apply-policies",
+        ("ingest.storage.policies", "apply_policies_command", db, "apply-policies",
          "Re-apply compression and retention policies from the storage settings."),
         ("ingest.backup_cli", "backup_command", db, "backup", "Back up the database (pg_dump -Fc)."),
         ("ingest.backup_cli", "restore_command", db, "restore", "Restore a backup into an empty database."),

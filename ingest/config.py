@@ -2,7 +2,7 @@
 
 Every setting has an environment variable (documented in README.md and .env.example);
 nothing else in the package reads os.environ for configuration. DSNs (their shapes, redaction and
-normalisation) are ingest/dsn.py's; `redact_dsn` and `error_line` are re-exported here for callers.
+normalisation) are ingest/storage/dsn.py's; `redact_dsn` and `error_line` are re-exported here for callers.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.dsn import DsnError, error_line, normalize_dsn, redact_dsn
+from ingest.storage.dsn import DsnError, error_line, normalize_dsn, redact_dsn
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/postgres"
 DEFAULT_API_URL = "https://www.deribit.com/api/v2"
@@ -30,7 +30,7 @@ def _env(name: str, default: str) -> str:
 
 
 def _env_dsn(name: str, default: str) -> str:
-    """The DSN as libpq will read it (see ingest/dsn.py); a DSN libpq would reject is a clear error
+    """The DSN as libpq will read it (see ingest/storage/dsn.py); a DSN libpq would reject is a clear error
     here, before any connection could echo it."""
     try:
         return normalize_dsn(_env(name, default))

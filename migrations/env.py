@@ -1,7 +1,7 @@
 """Alembic environment: migrations run over psycopg 3 against INGEST_DATABASE_URL (or the DSN the
 caller put in the Alembic config). The SQL itself lives in sql/; revisions only say which file runs.
 
-Connections come from ingest.db.connect, like every other command's: the same DSN shapes (URL or
+Connections come from ingest.storage.db.connect, like every other command's: the same DSN shapes (URL or
 key=value), the same normalisation, and errors that name the database with its password hidden.
 SQLAlchemy gets the DSN only as a URL it never connects with (its dialect and its messages).
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from ingest.db import connect
-from ingest.schema import sqlalchemy_url
+from ingest.storage.db import connect
+from ingest.storage.schema import sqlalchemy_url
 
 config = context.config
 

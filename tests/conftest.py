@@ -37,8 +37,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest import schema
-from ingest.tables import BOOKKEEPING_TABLES, DATA_TABLES, INSTRUMENTS
+from ingest.storage import schema
+from ingest.storage.tables import BOOKKEEPING_TABLES, DATA_TABLES, INSTRUMENTS
 
 TIERS = ("unit", "integration", "e2e")
 DATABASE_FIXTURES = {"database_url", "migrated_url", "db", "native_url"}

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingest import schema
+from ingest.storage import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC = str(Path(sys.executable).with_name("alembic"))

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ingest import schema
 from ingest.cli import cli
-from ingest.schema import head_revision
+from ingest.storage import schema
+from ingest.storage.schema import head_revision
 
 
 def run(args, url, **env):

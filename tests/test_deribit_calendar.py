@@ -2,7 +2,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from ingest import deribit_calendar as cal
+from ingest.deribit import calendar as cal
 
 UTC = timezone.utc
 

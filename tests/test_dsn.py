@@ -10,8 +10,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from ingest.config import DsnError, Settings, error_line, normalize_dsn, redact_dsn
-from ingest.dsn import dsn_params
-from ingest.schema import sqlalchemy_url
+from ingest.storage.dsn import dsn_params
+from ingest.storage.schema import sqlalchemy_url
 
 # (DSN, what is shown) for each shape a user writes
 SHAPES = [

@@ -1,10 +1,10 @@
-"""ingest.funding: validation of funding rows, backwards paging, idempotent load."""
+"""ingest.datasets.funding: validation of funding rows, backwards paging, idempotent load."""
 
 from __future__ import annotations
 
 import math
 
-from ingest import funding
+from ingest.datasets import funding
 from ingest.deribit.quirks import FUNDING_ROWS_PER_CALL, HOUR_MS
 
 T = 1717200000000  # 2024-06-01T00:00Z

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from ingest import greeks
-from ingest.greeks import black76, from_mark_iv, within_tolerance
+from ingest.datasets import greeks
+from ingest.datasets.greeks import black76, from_mark_iv, within_tolerance
 
 DAY_MS = 86_400_000
 

@@ -1,11 +1,12 @@
-"""ingest.index_prices: rows per source, validation, idempotent load."""
+"""ingest.datasets.index: rows per source, validation, idempotent load."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
 
-from ingest import funding, index_prices
+from ingest.datasets import funding
+from ingest.datasets import index as index_prices
 
 
 def test_index_name_for_names_and_currencies():

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest import greeks
 from ingest.config import Settings
+from ingest.datasets import greeks
 from ingest.live.context import Context, LiveConfig
 from ingest.live.jobs import run_job
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest import schema
 from ingest.embedded import EmbeddedServer
 from ingest.live.spool import Spool
+from ingest.storage import schema
 
 # 120 s in CI (the lease of 6 s lapses after 5.4 s: nearly all of it is spent holding over, and at
 # least one whole minute has nothing but the spool); longer: INGEST_TEST_OUTAGE_S=600 pytest ...

@@ -23,8 +23,8 @@ import pytest
 
 from ingest.live import spool as spool_mod
 from ingest.live.spool import Spool, summary
-from ingest.tables import INDEX_PRICES, OPTIONS_GREEKS
-from ingest.validate import Rejected, Validated
+from ingest.storage.tables import INDEX_PRICES, OPTIONS_GREEKS
+from ingest.storage.validate import Rejected, Validated
 
 INGEST = [str(Path(sys.executable).with_name("ingest"))]
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from ingest.load import copy_upsert
-from ingest.tables import PERPETUALS_OHLCV
+from ingest.storage.load import copy_upsert
+from ingest.storage.tables import PERPETUALS_OHLCV
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
 

@@ -1,11 +1,11 @@
 """Migrations are history: released revisions never change, base -> head gives the checked-in snapshot,
 and databases built by the released 0001-0003 reach the same head with every row kept.
 
-A released revision must never change. Its hash (ingest.schema.revision_hash: the migration script and
+A released revision must never change. Its hash (ingest.storage.schema.revision_hash: the migration script and
 every file of its SQL under sql/revisions/NNNN_*) is recorded in migrations/released_revisions.txt;
 test_released_revisions_are_unchanged fails when a file of one differs. A change to the schema is a NEW
 revision (views by CREATE OR REPLACE, continuous aggregates dropped, recreated and refreshed). When a new
-revision is released, append its line: `python -m ingest.schema hashes` prints `NNNN <sha256> <script>`
+revision is released, append its line: `python -m ingest.storage.schema hashes` prints `NNNN <sha256> <script>`
 for every revision; copy the new revision's line into the file. Never edit a line that is there.
 After any schema change, regenerate the snapshot: `make schema-snapshot`.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest import schema, schema_snapshot
-from ingest.sqlfiles import run_file
+from ingest.storage import schema, schema_snapshot
+from ingest.storage.sqlfiles import run_file
 
 from .conftest import wipe
 

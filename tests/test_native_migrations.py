@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from ingest import schema
+from ingest.storage import schema
 
 pytestmark = [pytest.mark.native, pytest.mark.e2e]
 

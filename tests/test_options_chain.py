@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from ingest import greeks, options_chain
-from ingest.tables import OPTIONS_GREEKS
+from ingest.datasets import chain as options_chain
+from ingest.datasets import greeks
+from ingest.storage.tables import OPTIONS_GREEKS
 
 NOW = 1_717_200_005_123  # 2024-06-01T00:00:05.123Z
 NAME = "BTC-28JUN24-70000-C"

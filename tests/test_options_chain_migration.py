@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from ingest import options_chain, schema
+from ingest.datasets import chain as options_chain
+from ingest.storage import schema
 
 from .conftest import wipe
 

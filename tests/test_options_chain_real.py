@@ -5,7 +5,7 @@ Every real option book summary and option ticker goes through ``summary_rows`` /
 expected rows are written by hand from the payloads. Where the code computes (an IV inverted from the
 mark price, greeks from an IV) the expected values come from an independent reference in this file —
 Black-76 written with ``math.erf``, IV by plain bisection, greeks by finite differences — never from
-``ingest.greeks``; tolerances are stated where they are used.
+``ingest.datasets.greeks``; tolerances are stated where they are used.
 
 The exchange's own greeks in the real tickers decide the theta convention (``greeks.exchange_theta``):
 computed greeks agree with them at every tenor seen (0.32 to 322 days), and the textbook per-day theta
@@ -23,8 +23,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest import greeks, options_chain
-from ingest.tables import OPTIONS_GREEKS
+from ingest.datasets import chain as options_chain
+from ingest.datasets import greeks
+from ingest.storage.tables import OPTIONS_GREEKS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deribit-real"
 YEAR_MS = 365 * 86_400_000

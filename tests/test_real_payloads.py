@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import funding, index_prices, instruments
+from ingest.datasets import funding, instruments
+from ingest.datasets import index as index_prices
 from ingest.deribit.client import DeribitClient, DeribitError, parse_body
-from ingest.tables import FUTURES_OHLCV
-from ingest.validate import Validated, chart_candles
+from ingest.storage.tables import FUTURES_OHLCV
+from ingest.storage.validate import Validated, chart_candles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deribit-real"
 UTC = timezone.utc
@@ -73,7 +74,7 @@ def test_chart_data_docs_example_30_minute_candles(db):
         (ts("2019-04-04T10:30:00"), "BTC-5APR19", 4963.42, 5185.45, 4728.94, 5052.95, 19.007942601, 19000),
         (ts("2019-04-04T11:00:00"), "BTC-5APR19", 4986.29, 5250.87, 4726.6, 5013.59, 20.095877981, 23400),
     ]
-    from ingest.load import load_validated
+    from ingest.storage.load import load_validated
 
     load_validated(db, FUTURES_OHLCV, v)
     stored = db.execute("SELECT open, high, low, close, volume, cost FROM futures_ohlcv ORDER BY ts").fetchall()

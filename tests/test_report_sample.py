@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ingest import analytics, funding
-from ingest.load import copy_upsert
+from ingest.datasets import funding
 from ingest.sim.market import Market
-from ingest.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
+from ingest.storage import analytics
+from ingest.storage.load import copy_upsert
+from ingest.storage.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
 
 from .test_sql_basis import add_sim_instrument, sim_candles
 from .test_sql_vol_support import exchange, load_instruments, load_snapshot

@@ -7,8 +7,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from ingest import schema
-from ingest.tables import DATA_TABLES, LOADED_TABLES, OPTIONS_GREEKS
+from ingest.storage import schema
+from ingest.storage.tables import DATA_TABLES, LOADED_TABLES, OPTIONS_GREEKS
 
 from .conftest import wipe
 

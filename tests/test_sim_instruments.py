@@ -1,7 +1,7 @@
 """get_instruments: active vs recently expired, calendar names, perpetual expiration, archival."""
 import requests
 
-from ingest import deribit_calendar as cal
+from ingest.deribit import calendar as cal
 from ingest.sim import SimServer
 
 NOW = 1717200000000  # 2024-06-01

@@ -4,7 +4,7 @@ import math
 import pytest
 import requests
 
-from ingest.deribit_calendar import parse_instrument_name
+from ingest.deribit.calendar import parse_instrument_name
 from ingest.sim import SimServer
 
 NOW = 1717200000000

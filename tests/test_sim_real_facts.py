@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from ingest import deribit_calendar as cal
+from ingest.deribit import calendar as cal
 from ingest.sim import Market, SimServer
 
 NOW = 1717200000000  # 2024-06-01T00:00:00Z

@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from datetime import timedelta
 
-from ingest.policies import refresh_aggregates
+from ingest.storage.policies import refresh_aggregates
 
 from .test_sql_support import day, load, minute_series, refresh_all, run_job
 
@@ -115,8 +115,8 @@ def test_late_rows_are_picked_up_by_the_next_refresh(db):
 def test_greeks_hourly_keeps_the_last_snapshot_of_each_hour(db):
     from decimal import Decimal
 
-    from ingest.load import copy_upsert
-    from ingest.tables import OPTIONS_GREEKS
+    from ingest.storage.load import copy_upsert
+    from ingest.storage.tables import OPTIONS_GREEKS
 
     t0 = day(2024, 3, 1, 10)
     rows = [

@@ -11,10 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest import deribit_calendar as cal
-from ingest.load import copy_upsert
+from ingest.deribit import calendar as cal
 from ingest.sim.market import Market
-from ingest.tables import FUNDING_RATES, FUTURES_OHLCV, OPTIONS_GREEKS, PERPETUALS_OHLCV
+from ingest.storage.load import copy_upsert
+from ingest.storage.tables import FUNDING_RATES, FUTURES_OHLCV, OPTIONS_GREEKS, PERPETUALS_OHLCV
 
 from .conftest import wipe
 from .test_sql_basis import add_sim_instrument, sim_candles

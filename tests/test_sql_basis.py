@@ -9,10 +9,10 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from ingest import deribit_calendar as cal
-from ingest.load import copy_upsert
+from ingest.deribit import calendar as cal
 from ingest.sim.market import Market
-from ingest.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
+from ingest.storage.load import copy_upsert
+from ingest.storage.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
 
 from .conftest import wipe
 from .test_sql_support import UTC, add_instrument, load, minute_series, refresh_all

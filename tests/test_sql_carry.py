@@ -2,7 +2,7 @@
 
 Twelve hours of the simulator's BTC-PERPETUAL and every BTC future alive on 2025-06-10 (dailies,
 weeklies, monthlies, quarterlies: 0.8 to 108 days to expiry), and the perpetual's hourly funding,
-loaded as the backfill loads them and refreshed by ingest.analytics.refresh. Expected values are
+loaded as the backfill loads them and refreshed by ingest.storage.analytics.refresh. Expected values are
 computed here in numpy from the loaded candles (the last close of each hour, the futures' expiries),
 not read back from SQL; the annualized basis is also compared with the simulator's own contango
 (F = index exp(b tau), P = index (1 + premium)).
@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
-from ingest import analytics, funding
-from ingest.load import copy_upsert
+from ingest.datasets import funding
 from ingest.sim.market import Market
-from ingest.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
+from ingest.storage import analytics
+from ingest.storage.load import copy_upsert
+from ingest.storage.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
 
 from .conftest import wipe
 from .test_sql_basis import add_sim_instrument, sim_candles

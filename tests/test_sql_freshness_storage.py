@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from ingest.load import copy_upsert
-from ingest.tables import FUNDING_RATES, INDEX_PRICES, OPTIONS_GREEKS
+from ingest.storage.load import copy_upsert
+from ingest.storage.tables import FUNDING_RATES, INDEX_PRICES, OPTIONS_GREEKS
 
 from .test_sql_support import add_instrument, day, load, minute_series
 

@@ -9,15 +9,15 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from ingest.load import copy_upsert
-from ingest.policies import (
+from ingest.storage.load import copy_upsert
+from ingest.storage.policies import (
     PolicyError,
     analyze,
     apply_policies,
     apply_policies_command,
     refresh_aggregates,
 )
-from ingest.tables import FUNDING_RATES, INDEX_PRICES, OPTIONS_GREEKS, PERPETUALS_OHLCV
+from ingest.storage.tables import FUNDING_RATES, INDEX_PRICES, OPTIONS_GREEKS, PERPETUALS_OHLCV
 
 from .test_sql_support import (
     add_instrument,

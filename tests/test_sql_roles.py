@@ -16,8 +16,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from ingest.policies import set_role_passwords
-from ingest.sqlfiles import run_file, sql_path
+from ingest.storage.policies import set_role_passwords
+from ingest.storage.sqlfiles import run_file, sql_path
 
 
 class Rollback(Exception):
@@ -115,8 +115,8 @@ def test_writer_writes_the_data_tables_only(db):
 
 
 def test_the_loader_works_as_the_writer_role(db):
-    from ingest.load import copy_upsert
-    from ingest.tables import PERPETUALS_OHLCV
+    from ingest.storage.load import copy_upsert
+    from ingest.storage.tables import PERPETUALS_OHLCV
 
     from .test_sql_support import day, minute_series
 

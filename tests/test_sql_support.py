@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import psycopg
 
-from ingest.load import copy_upsert
-from ingest.tables import FUTURES_OHLCV, INSTRUMENTS, OPTIONS_OHLCV, PERPETUALS_OHLCV
+from ingest.storage.load import copy_upsert
+from ingest.storage.tables import FUTURES_OHLCV, INSTRUMENTS, OPTIONS_OHLCV, PERPETUALS_OHLCV
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)
@@ -103,7 +103,7 @@ def run_job(conn, relation: str, proc: str) -> None:
 
 def refresh_all(conn) -> None:
     """Run every refresh policy, hourly aggregates before daily ones (what the scheduler does)."""
-    from ingest.policies import aggregates_in_refresh_order
+    from ingest.storage.policies import aggregates_in_refresh_order
 
     for agg in aggregates_in_refresh_order(conn):
         run_job(conn, agg, "policy_refresh_continuous_aggregate")

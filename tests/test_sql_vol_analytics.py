@@ -1,7 +1,7 @@
 """Volatility analytics (revisions 0009-0011, 0014) against the simulator's true volatility surface.
 
 Three hours of BTC and ETH chain snapshots from the simulated exchange's book summaries, loaded
-through the project's loader and refreshed by ingest.analytics.refresh:
+through the project's loader and refreshed by ingest.storage.analytics.refresh:
 
   12:00-12:59  every summary carries mark_iv: 12:00 complete; 12:30 without the two strikes nearest
                the forward of one expiry (missing strikes); 12:59 BTC with a call wing without quotes
@@ -24,9 +24,9 @@ import numpy as np
 import psycopg
 import pytest
 
-from ingest import analytics
-from ingest import deribit_calendar as cal
+from ingest.deribit import calendar as cal
 from ingest.sim.market import Market
+from ingest.storage import analytics
 
 from .conftest import wipe
 from .test_sql_vol_support import (

@@ -1,4 +1,4 @@
-"""Refreshing the analytics (revision 0015, ingest.analytics): ranges, idempotence, what a refresh
+"""Refreshing the analytics (revision 0015, ingest.storage.analytics): ranges, idempotence, what a refresh
 never destroys, the TimescaleDB job, and who may read and run what (revisions 0009-0015)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ingest import analytics
 from ingest.sim.market import Market
+from ingest.storage import analytics
 
 from .test_sql_roles import analyst, as_role, denied  # noqa: F401  (analyst: a fixture)
 from .test_sql_vol_support import (

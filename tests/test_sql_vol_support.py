@@ -2,7 +2,7 @@
 
 Chain snapshots come from the simulator's own exchange (ingest.sim.api.Exchange: the book summary
 `get_book_summary_by_currency` answers), go through the project's loader (options_chain.summary_rows
-and options_chain.load) and are refreshed by ingest.analytics.refresh.
+and options_chain.load) and are refreshed by ingest.storage.analytics.refresh.
 
 Expected values are computed here with numpy from the simulator's *true* volatility surface, not
 from the SQL under test: ingest.sim.market.smile_iv(atm_vol(currency, t), F, K, tau), the volatility
@@ -31,9 +31,9 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from ingest import deribit_calendar as cal
-from ingest import instruments as instruments_mod
-from ingest import options_chain
+from ingest.datasets import chain as options_chain
+from ingest.datasets import instruments as instruments_mod
+from ingest.deribit import calendar as cal
 from ingest.sim.api import ApiConfig, Exchange, P
 from ingest.sim.market import MARK_4DP_FROM_MS, OPTION_MIN_TICK, YEAR_MS, Market, smile_iv
 
@@ -308,9 +308,10 @@ def load_analytics_sample(conn, market: Market, now_ms: int) -> None:
     """What the analytics recipes read, refreshed: BTC chain snapshots at 12:00 and 12:59 on
     2025-06-10 (options long expired by now, so options_chain_latest does not list them); the last
     three hours of the perpetual and the live futures and the perpetual's funding up to now."""
-    from ingest import analytics, funding
-    from ingest.load import copy_upsert
-    from ingest.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
+    from ingest.datasets import funding
+    from ingest.storage import analytics
+    from ingest.storage.load import copy_upsert
+    from ingest.storage.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
 
     from .test_sql_basis import add_sim_instrument, sim_candles
 

@@ -81,8 +81,8 @@ def test_the_spool_is_shown_in_text_and_json_also_when_the_database_is_away(db, 
     from datetime import datetime, timezone
 
     from ingest.live.spool import Spool
-    from ingest.tables import INDEX_PRICES
-    from ingest.validate import Validated
+    from ingest.storage.tables import INDEX_PRICES
+    from ingest.storage.validate import Validated
 
     spool = Spool(tmp_path / "spool")
     minute = datetime(2024, 6, 1, 0, 7, tzinfo=timezone.utc)

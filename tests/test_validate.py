@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ingest.validate import chart_candle_columns, chart_candles
+from ingest.storage.validate import chart_candle_columns, chart_candles
 
 T = 1_717_200_000_000  # 2024-06-01T00:00Z
 M = 60_000
@@ -63,7 +63,7 @@ def test_vectorised_fast_path_decides_exactly_like_the_row_by_row_checks(monkeyp
     reject exactly the rows (and reasons) the row-by-row checks do."""
     import random
 
-    import ingest.validate as v
+    import ingest.storage.validate as v
 
     rng = random.Random(1)
     bad = [math.nan, -1.0, "1.0", None, True, 0, 10**60, math.inf, 2**53 + 1, 0.0, -0.0]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ingest.sqlfiles import query
-from ingest.validate import ms_to_datetime
+from ingest.storage.sqlfiles import query
+from ingest.storage.validate import ms_to_datetime
 
 
 def _ms(dt) -> int:

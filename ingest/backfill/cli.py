@@ -64,8 +64,8 @@ def _run(dataset: str, instruments, since, until, dry_run, resume, workers, pref
          no_analyze, sources=DEFAULT_INDEX_SOURCES) -> None:
     from ingest.backfill.runner import backfill as run_backfill
     from ingest.config import Settings
-    from ingest.db import DatabaseError, connect
     from ingest.deribit.client import DeribitClient
+    from ingest.storage.db import DatabaseError, connect
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",

@@ -10,7 +10,7 @@ thread loads each window and its checkpoint in one short transaction, in plan or
 * a window whose fetch keeps failing (RequestFailed after the client's retries, an API error, or an
   answer broken on every attempt) is recorded as 'failed' and the rest continues; the next run
   retries it. A database error while loading one window fails that window only;
-* every load records its time range for the aggregate refresh (ingest/caggs.py) in its transaction;
+* every load records its time range for the aggregate refresh (ingest/storage/caggs.py) in its transaction;
 * no transaction is ever open across an HTTP call (the embedded server serialises transactions).
 """
 
@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ingest import caggs, quarantine
 from ingest.backfill import checkpoints
 from ingest.backfill.progress import Progress, Stats
 from ingest.config import error_line
 from ingest.deribit.client import DeribitError, RequestFailed
-from ingest.load import copy_into, copy_upsert
-from ingest.sqlfiles import query
-from ingest.tables import TableSpec
-from ingest.validate import BrokenAnswer, CandleColumns, Validated, ms_to_datetime, within_limits
+from ingest.storage import caggs, quarantine
+from ingest.storage.load import copy_into, copy_upsert
+from ingest.storage.sqlfiles import query
+from ingest.storage.tables import TableSpec
+from ingest.storage.validate import BrokenAnswer, CandleColumns, Validated, ms_to_datetime, within_limits
 
 log = logging.getLogger("ingest.backfill")
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
-from ingest import deribit_calendar as cal
-from ingest import funding as funding_mod
-from ingest import index_prices
 from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Fetched, Part, Window, fetch_checked
-from ingest.candles import CandleFetcher
+from ingest.datasets import funding as funding_mod
+from ingest.datasets import index as index_prices
+from ingest.datasets.candles import CandleFetcher
+from ingest.deribit import calendar as cal
 from ingest.deribit.client import DeribitClient, DeribitError, RequestFailed
 from ingest.deribit.quirks import (
     CURRENCIES,
@@ -33,7 +33,7 @@ from ingest.deribit.quirks import (
     MINUTE_MS,
     PERPETUALS,
 )
-from ingest.tables import (
+from ingest.storage.tables import (
     FUNDING_RATES,
     FUTURES_OHLCV,
     INDEX_PRICES,
@@ -41,7 +41,7 @@ from ingest.tables import (
     PERPETUALS_OHLCV,
     TableSpec,
 )
-from ingest.validate import BrokenAnswer, Rejected, Validated, json_safe, within_limits
+from ingest.storage.validate import BrokenAnswer, Rejected, Validated, json_safe, within_limits
 
 log = logging.getLogger("ingest.backfill")
 

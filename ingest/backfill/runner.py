@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ingest import caggs
-from ingest import deribit_calendar as cal
-from ingest import instruments as instruments_mod
 from ingest.backfill import checkpoints
 from ingest.backfill import planning as ds
 from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Engine, Window
 from ingest.backfill.progress import Progress, Stats, summary
+from ingest.datasets import instruments as instruments_mod
+from ingest.deribit import calendar as cal
 from ingest.deribit.client import DeribitClient
-from ingest.sqlfiles import query
-from ingest.tables import LOADED_TABLES
-from ingest.validate import ms_to_datetime
+from ingest.storage import caggs
+from ingest.storage.sqlfiles import query
+from ingest.storage.tables import LOADED_TABLES
+from ingest.storage.validate import ms_to_datetime
 
 log = logging.getLogger("ingest.backfill")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.tables import TableSpec
+from ingest.storage.tables import TableSpec
 
 # plan(ctx, conn, count, probe, options) -> the windows to fetch, lazily; `count(instrument, start_ms,
 # end_ms, done)` is called once per planned window (done: a checkpoint contains it), `probe` is False

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ingest.candles import CandleFetcher
 from ingest.config import Settings
+from ingest.datasets.candles import CandleFetcher
 from ingest.deribit.client import DeribitClient
 from ingest.live.lease import Lease
 from ingest.live.spool import DEFAULT_MAX_BYTES, Spool

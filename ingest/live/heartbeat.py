@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from ingest.sqlfiles import query
+from ingest.storage.sqlfiles import query
 
 log = logging.getLogger(__name__)
 

@@ -25,17 +25,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ingest import candles as candles_mod
-from ingest import funding as funding_mod
-from ingest import index_prices as index_mod
-from ingest import instruments as instruments_mod
-from ingest import options_chain
+from ingest.datasets import candles as candles_mod
+from ingest.datasets import chain as options_chain
+from ingest.datasets import funding as funding_mod
+from ingest.datasets import index as index_mod
+from ingest.datasets import instruments as instruments_mod
 from ingest.deribit.client import DeribitError, RequestFailed
 from ingest.deribit.quirks import HOUR_MS, INDEX_NAMES, MINUTE_MS
 from ingest.live.writes import connection_problem, load_or_isolate, short_error
-from ingest.sqlfiles import query
-from ingest.tables import FUTURES_OHLCV, INDEX_PRICES, OPTIONS_GREEKS, OPTIONS_OHLCV, PERPETUALS_OHLCV, TableSpec
-from ingest.validate import Validated
+from ingest.storage.sqlfiles import query
+from ingest.storage.tables import (
+    FUTURES_OHLCV,
+    INDEX_PRICES,
+    OPTIONS_GREEKS,
+    OPTIONS_OHLCV,
+    PERPETUALS_OHLCV,
+    TableSpec,
+)
+from ingest.storage.validate import Validated
 
 log = logging.getLogger(__name__)
 

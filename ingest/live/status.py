@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 
 from ingest.config import redact_dsn
-from ingest.db import connect
 from ingest.live import lease as lease_mod
 from ingest.live import spool as spool_mod
-from ingest.sqlfiles import query
+from ingest.storage.db import connect
+from ingest.storage.sqlfiles import query
 
 # series a running collector must produce; absent = stale
 EXPECTED = (("perpetuals_ohlcv", "BTC-PERPETUAL"), ("perpetuals_ohlcv", "ETH-PERPETUAL"),

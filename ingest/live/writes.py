@@ -6,7 +6,7 @@ payloads that go to the spool when the database does not answer.
 * A *refusal* (SQLSTATE class 22 data exception, 23 integrity violation: a value a column cannot hold,
   a CHECK) is about some rows: the batch is split in halves until the refused rows are found, the
   others are loaded, the refused ones quarantined with the database's reason. Range checks in
-  ingest.validate quarantine such values before the database sees them; this is the second line.
+  ingest.storage.validate quarantine such values before the database sees them; this is the second line.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import psycopg
 import psycopg_pool
 
 from ingest.config import error_line
-from ingest.load import load_validated
-from ingest.tables import TableSpec
-from ingest.validate import Rejected, Validated, json_safe
+from ingest.storage.load import load_validated
+from ingest.storage.tables import TableSpec
+from ingest.storage.validate import Rejected, Validated, json_safe
 
 log = logging.getLogger(__name__)
 

@@ -63,8 +63,8 @@ def report(out: str, since: str | None, until: str | None) -> None:
         ingest report --since 2024-06-01 --until 2024-07-01
     """
     from ingest.cli import _run_db, _settings
-    from ingest.db import connect
     from ingest.report import write_report
+    from ingest.storage.db import connect
 
     window = window_from_options(since, until)
     settings = _settings()

@@ -14,7 +14,7 @@ from decimal import Decimal
 import psycopg
 from psycopg.rows import dict_row
 
-from ingest.sqlfiles import query
+from ingest.storage.sqlfiles import query
 
 UTC = timezone.utc
 # the newest minutes of a live instrument are lag (data_freshness), not missing data: the coverage

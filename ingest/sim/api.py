@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from ingest import deribit_calendar as cal
+from ingest.deribit import calendar as cal
 from ingest.sim.market import (
     _CUR,
     CURRENCIES,

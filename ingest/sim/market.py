@@ -37,7 +37,7 @@ Fair values
   ``mark_iv`` is ``sigma`` in percent rounded to 2 decimals and the mark is computed from the rounded
   ``mark_iv`` and the rounded ``underlying_price`` (8 decimals; from 2023 4 decimals, at least 0.0001).
 
-Listing schedule (uses :mod:`ingest.deribit_calendar`)
+Listing schedule (uses :mod:`ingest.deribit.calendar`)
 ------------------------------------------------------
 * BTC-PERPETUAL from 2018-08-13, ETH-PERPETUAL from 2019-03-12.
 * Futures: quarterlies expiring from 2019 (BTC) / mid-2019 (ETH); monthlies and weeklies from 2021;
@@ -76,7 +76,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import orjson
 
-from ingest import deribit_calendar as cal
+from ingest.deribit import calendar as cal
 
 UTC = timezone.utc
 MIN_MS = 60_000

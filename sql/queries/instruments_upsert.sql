@@ -1,4 +1,4 @@
--- Upsert instruments from the staging table filled by COPY (ingest/instruments.py).
+-- Upsert instruments from the staging table filled by COPY (ingest/datasets/instruments.py).
 -- first_seen is kept; last_seen moves forward; an instrument once seen on the exchange is never
 -- downgraded to a calendar reconstruction; exchange fields are refreshed when they change.
 INSERT INTO instruments AS t (instrument_name, kind, base_currency, quote_currency, settlement_currency,

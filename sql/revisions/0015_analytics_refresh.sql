@@ -13,7 +13,7 @@
 -- to commit). Upserts only: a refresh never deletes a row.
 --
 -- The job is registered where TimescaleDB runs jobs (its TSL build: native servers and the embedded
--- one; an Apache-only build has no jobs, and the live collector's ingest.analytics.refresh() does the
+-- one; an Apache-only build has no jobs, and the live collector's ingest.storage.analytics.refresh() does the
 -- work alone). The embedded server has no background workers: there the job runs only through
 -- CALL run_job(<id>).
 

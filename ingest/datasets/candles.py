@@ -14,9 +14,9 @@ import psycopg
 
 from ingest.deribit.client import DeribitClient, DeribitError
 from ingest.deribit.quirks import CHART_LOWER_BOUND_SLACK_MS, MAX_CANDLES_PER_CALL, MINUTE_MS
-from ingest.load import load_validated
-from ingest.tables import OPTIONS_OHLCV, TableSpec
-from ingest.validate import CandleColumns, Rejected, Validated, chart_candle_columns, chart_candles
+from ingest.storage.load import load_validated
+from ingest.storage.tables import OPTIONS_OHLCV, TableSpec
+from ingest.storage.validate import CandleColumns, Rejected, Validated, chart_candle_columns, chart_candles
 
 
 def floor_minute(ms: int) -> int:

@@ -17,10 +17,10 @@ import psycopg
 
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import PERPETUAL_EXPIRATION_MS
-from ingest.load import load_validated
-from ingest.sqlfiles import query
-from ingest.tables import INSTRUMENTS
-from ingest.validate import Rejected, Validated, is_number, json_safe, ms_to_datetime
+from ingest.storage.load import load_validated
+from ingest.storage.sqlfiles import query
+from ingest.storage.tables import INSTRUMENTS
+from ingest.storage.validate import Rejected, Validated, is_number, json_safe, ms_to_datetime
 
 KINDS = ("future", "option", "spot", "future_combo", "option_combo")
 

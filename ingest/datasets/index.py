@@ -1,6 +1,6 @@
 """The real index (btc_usd, eth_usd), never a perpetual's close, into index_prices, one series per source:
 
-* 'funding'  hourly: the `index_price` of each funding-history row (ingest.funding), at its timestamp;
+* 'funding'  hourly: the `index_price` of each funding-history row (ingest.datasets.funding), at its timestamp;
 * 'delivery' daily: get_delivery_prices, the 08:00 UTC settlement price, stored at 08:00 UTC of its date;
 * 'trades'   minute-level (optional, heavy): the `index_price` every trade carries; one row per minute
              (the minute's first trade), stored at that trade's exact timestamp;
@@ -41,9 +41,9 @@ import psycopg
 
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import HOUR_MS, INDEX_NAMES, MAX_DELIVERY_PRICES_PER_CALL, MINUTE_MS
-from ingest.load import load_validated
-from ingest.tables import INDEX_PRICES
-from ingest.validate import (
+from ingest.storage.load import load_validated
+from ingest.storage.tables import INDEX_PRICES
+from ingest.storage.validate import (
     Rejected,
     Validated,
     broken_values,
@@ -75,7 +75,7 @@ def _price_problem(x: Any) -> str | None:
 
 
 def from_funding(index_name: str, funding: Validated) -> Validated:
-    """Index rows from validated funding rows (ingest.funding.validate): (ts, index_name, index_price,
+    """Index rows from validated funding rows (ingest.datasets.funding.validate): (ts, index_name, index_price,
     'funding'). Funding rows were validated already (finite positive index_price)."""
     out = Validated()
     out.rows = [(r[0], index_name, r[4], "funding") for r in funding.rows]

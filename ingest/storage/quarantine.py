@@ -8,8 +8,8 @@ from typing import Iterable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ingest.sqlfiles import query
-from ingest.validate import Rejected
+from ingest.storage.sqlfiles import query
+from ingest.storage.validate import Rejected
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from ingest.sqlfiles import query
+from ingest.storage.sqlfiles import query
 
-log = logging.getLogger("ingest.caggs")
+log = logging.getLogger("ingest.storage.caggs")
 
 
 def caggs_of(conn: psycopg.Connection, hypertable: str) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import psycopg
 
-from ingest.dsn import DsnError, error_line, normalize_dsn, redact_dsn
+from ingest.storage.dsn import DsnError, error_line, normalize_dsn, redact_dsn
 
 # the exit status of every command that cannot connect to its database (README "Exit status")
 EXIT_CANNOT_CONNECT = 4
@@ -37,7 +37,7 @@ def cannot_connect(exc: BaseException) -> bool:
 
 
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection:
-    """A connection to `url` (a URL or key=value DSN, normalised as ingest/dsn.py says).
+    """A connection to `url` (a URL or key=value DSN, normalised as ingest/storage/dsn.py says).
 
     DatabaseError for a DSN libpq cannot use; DatabaseUnavailable when the server cannot be reached
     or refuses us. Both say which database, redacted, in one line, and chain nothing (a traceback

@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from ingest.deribit.quirks import MINUTE_MS
-from ingest.tables import PERPETUALS_OHLCV, TableSpec
+from ingest.storage.tables import PERPETUALS_OHLCV, TableSpec
 
 CHART_FIELDS = ("ticks", "open", "high", "low", "close", "volume", "cost")
 

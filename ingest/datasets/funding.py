@@ -32,9 +32,9 @@ import psycopg
 
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import FUNDING_LOWER_BOUND_SLACK_MS, FUNDING_ROWS_PER_CALL, HOUR_MS
-from ingest.load import load_validated
-from ingest.tables import FUNDING_RATES
-from ingest.validate import (
+from ingest.storage.load import load_validated
+from ingest.storage.tables import FUNDING_RATES
+from ingest.storage.validate import (
     Rejected,
     Validated,
     broken_values,

@@ -1,6 +1,6 @@
 """The schema as data: what a database defines in schema public, comparable across databases.
 
-Head's snapshot is checked in (migrations/schema_snapshot.json, written by `python -m ingest.schema
+Head's snapshot is checked in (migrations/schema_snapshot.json, written by `python -m ingest.storage.schema
 snapshot` from a database migrated base -> head). Tests prove that base -> head and an upgrade from
 the released 0001-0003 both give it; `ingest db status` compares a database at head with it and names
 every object whose definition differs (drift).
@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-SNAPSHOT_PATH = Path(__file__).resolve().parent.parent / "migrations" / "schema_snapshot.json"
+SNAPSHOT_PATH = Path(__file__).resolve().parent.parent.parent / "migrations" / "schema_snapshot.json"
 
 DEFINITION_SECTIONS = ("tables", "views", "continuous_aggregates", "functions", "sequences", "hypertables",
                        "roles", "privileges")

@@ -3,7 +3,7 @@
 Two sources, one row shape (OPTIONS_GREEKS column order):
 
 * ``computed`` — every minute, one ``get_book_summary_by_currency(currency, kind=option)`` call per
-  currency returns the whole chain; greeks are computed with Black-76 (ingest.greeks) on
+  currency returns the whole chain; greeks are computed with Black-76 (ingest.datasets.greeks) on
   ``underlying_price`` from the implied volatility, which is
 
   - ``mark_iv`` when the summary carries it (``iv_source`` 'exchange'), or
@@ -50,13 +50,13 @@ from typing import Any, Iterable
 
 import psycopg
 
-from ingest import greeks
+from ingest.datasets import greeks
+from ingest.deribit.calendar import parse_instrument_name
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import MAX_TRADES_PER_CALL, MINUTE_MS
-from ingest.deribit_calendar import parse_instrument_name
-from ingest.load import load_validated
-from ingest.tables import OPTIONS_GREEKS
-from ingest.validate import Rejected, Validated, finite_number, json_safe, ms_to_datetime
+from ingest.storage.load import load_validated
+from ingest.storage.tables import OPTIONS_GREEKS
+from ingest.storage.validate import Rejected, Validated, finite_number, json_safe, ms_to_datetime
 
 DATASET = "options_greeks"
 # the largest values the columns hold: NUMERIC(10,4) IVs, NUMERIC(12,6) greeks

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import psycopg
 from psycopg import sql
 
-from ingest.tables import TableSpec
+from ingest.storage.tables import TableSpec
 
 
 def _staging_name(spec: TableSpec) -> sql.Identifier:
@@ -94,8 +94,8 @@ def load_validated(conn: psycopg.Connection, spec: TableSpec, validated, upsert_
     is either wholly recorded or not at all. `rows` overrides `validated.rows` (a filtered subset).
     Rows a column could not hold are quarantined too (never a rolled-back batch); the loaded time
     range is recorded for the aggregate refresh. Returns (rows inserted or changed, rows quarantined)."""
-    from ingest import caggs, quarantine
-    from ingest.validate import Validated, within_limits
+    from ingest.storage import caggs, quarantine
+    from ingest.storage.validate import Validated, within_limits
 
     if rows is not None:
         validated = Validated([tuple(r) for r in rows], validated.rejected)

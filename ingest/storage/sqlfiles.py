@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent.parent.parent / "sql"
 NO_TRANSACTION_MARKER = "-- ingest:no-transaction"
 
 
