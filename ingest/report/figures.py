@@ -36,6 +36,14 @@ def _layout(fig: go.Figure, title: str, **kw) -> go.Figure:
     return fig
 
 
+def _time_axis(fig: go.Figure, data: ReportData) -> None:
+    """The x axis spans the report's range, so a few hours of data show where in the range they are
+    (and one hour is not stretched over the whole width)."""
+    pad = (data.window.until - data.window.since) * 0.01  # markers at the ends stay whole
+    fig.update_xaxes(title="UTC", type="date",
+                     range=[_utc_naive(data.window.since - pad), _utc_naive(data.window.until + pad)])
+
+
 def no_data(title: str, why: str = NO_DATA) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=why, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
@@ -104,7 +112,8 @@ def basis_term_structure(data: ReportData) -> go.Figure:
         as_of = _utc_naive(mine[0]["ts"]).strftime("%Y-%m-%d %H:00")
         fig.add_trace(go.Scatter(
             x=[r["days_to_expiry"] for r in mine], y=[r["annualized_basis_pct"] for r in mine],
-            text=[r["future"] for r in mine], mode="lines+markers+text", textposition="top center",
+            text=[r["future"] for r in mine], mode="lines+markers+text",
+            textposition="top center" if currency != "ETH" else "bottom center",
             name=f"{currency} (hour of {as_of} UTC)", line=dict(color=_currency_colour(currency)),
             hovertemplate="%{text}<br>%{x:.1f} days<br>%{y:.2f}% a year<extra></extra>"))
     fig.update_xaxes(title="days to expiry", rangemode="tozero")
@@ -125,7 +134,7 @@ def basis_history(data: ReportData) -> go.Figure:
             x=[_utc_naive(r["ts"]) for r in mine], y=[r["annualized_basis_pct"] for r in mine],
             mode="lines", name=f"{currency} {tenor}d",
             line=dict(color=_currency_colour(currency), dash=TENOR_DASH.get(tenor, "solid"), width=1.5)))
-    fig.update_xaxes(title="UTC")
+    _time_axis(fig, data)
     fig.update_yaxes(title="% a year")
     return _layout(fig, title)
 
@@ -155,7 +164,7 @@ def funding(data: ReportData) -> go.Figure:
                 line=dict(color=colour, width=3),
                 customdata=[r["hours"] for r in daily],
                 hovertemplate="%{x|%Y-%m-%d}: %{y:.2f}% a year (%{customdata} hours)<extra></extra>"))
-    fig.update_xaxes(title="UTC")
+    _time_axis(fig, data)
     fig.update_yaxes(title="% a year", zeroline=True)
     return _layout(fig, title)
 
@@ -196,7 +205,7 @@ def atm_history(data: ReportData) -> go.Figure:
             x=[_utc_naive(r["ts"]) for r in mine], y=[r["atm_iv"] for r in mine],
             mode="lines+markers", name=f"{currency} {tenor}d", marker=dict(size=4),
             line=dict(color=_currency_colour(currency), dash=TENOR_DASH.get(tenor, "solid"), width=1.5)))
-    fig.update_xaxes(title="UTC")
+    _time_axis(fig, data)
     fig.update_yaxes(title="%")
     return _layout(fig, title)
 

@@ -57,7 +57,8 @@ SECTIONS = {
     "basis-term-structure": (
         "Basis term structure",
         "The annualized basis ((future − perpetual) / perpetual, per year to expiry) of every dated "
-        "future at the latest hour of the range, against days to expiry. A rising curve is contango."),
+        "future at the latest hour of the range, against days to expiry. Positive: the future trades above the "
+        "perpetual (contango)."),
     "basis-history": (
         "Constant-maturity basis",
         "The annualized basis interpolated at fixed tenors between the listed futures "
