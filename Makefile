@@ -39,6 +39,7 @@ help:
 	@echo "make bench   run the benchmarks in benchmarks/"
 	@echo "make lint    ruff and mypy"
 	@echo "make schema-snapshot  regenerate migrations/schema_snapshot.json (head's schema) after a new revision"
+	@echo "make backup  ingest db backup of INGEST_DATABASE_URL into .data/backups (docs/operations.md)"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,19 @@ test-native: install install-browser
 
 native:
 	@$(NATIVE) build
+
+# tests/test_systemd_units.py runs systemd-analyze (no systemd as PID 1 needed): Debian's systemd package,
+# installed when missing and we are root (CI), else say how
+.PHONY: system-tools backup
+system-tools:
+	@command -v systemd-analyze >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null; } || \
+	  { echo "the unit-file tests need systemd-analyze: sudo apt-get install systemd"; exit 1; }
+test test-fast test-native: system-tools
+
+# a pg_dump -Fc archive of INGEST_DATABASE_URL (pg_dump must be of the server's major version or later)
+backup: install
+	$(INGEST) db backup
 
 lint: install
 	$(BIN)/ruff check ingest tests migrations benchmarks

@@ -27,8 +27,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ingest.db import DatabaseError, connect
-from ingest.dsn import dsn_params, redact_dsn
+from ingest.storage.db import DatabaseError, connect
+from ingest.storage.dsn import dsn_params, redact_dsn
 
 DEFAULT_BACKUP_DIR = Path(".data/backups")
 DEFAULT_KEEP_DAYS = 30
@@ -358,7 +358,8 @@ def objects_in(conn: psycopg.Connection, limit: int = 5) -> list[str]:
     not_extension = """NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = {cls}::regclass
                        AND d.objid = {oid} AND d.deptype = 'e')"""
     rows = conn.execute(f"""
-        SELECT 'schema ' || n.nspname FROM pg_namespace n
+        SELECT found FROM (
+        SELECT 'schema ' || n.nspname AS found FROM pg_namespace n
         WHERE n.nspname <> ALL(%(system)s) AND n.nspname NOT LIKE 'pg\\_%%'
           AND {not_extension.format(cls="'pg_namespace'", oid="n.oid")}
         UNION ALL
@@ -369,6 +370,9 @@ def objects_in(conn: psycopg.Connection, limit: int = 5) -> list[str]:
         SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
           AND {not_extension.format(cls="'pg_proc'", oid="p.oid")}
+        ) objects
+        -- the tables and views one knows first; functions, then TimescaleDB's internal relations after
+        ORDER BY found LIKE '%%\\_timescaledb\\_%%', found NOT LIKE 'relation %%', found
         LIMIT %(limit)s""", {"system": list(_SYSTEM_SCHEMAS), "limit": limit}).fetchall()
     return [r[0] for r in rows]
 
@@ -452,11 +456,12 @@ def _post_restore(database_url: str) -> None:
 
 
 def describe_size(size: int) -> str:
+    value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"  # pragma: no cover
+        if value < 1024 or unit == "GB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 __all__ = [

@@ -58,7 +58,7 @@ def backup_command(directory: Path, keep_days: int, upload_cmd: str | None, pg_b
         ingest db backup --upload-cmd 'aws s3 cp {} s3://desk-backups/deribit/'
     """
     from ingest.backup import backup
-    from ingest.db import DatabaseError
+    from ingest.storage.db import DatabaseError
 
     settings, database_failure = _settings_and_failure()
     try:
@@ -102,7 +102,7 @@ def restore_command(file: Path, yes: bool, pg_bindir: str | None) -> None:
             ingest db restore .data/backups/deribit-ingest-20250101T020000Z.dump --yes
     """
     from ingest.backup import restore
-    from ingest.db import DatabaseError
+    from ingest.storage.db import DatabaseError
 
     settings, database_failure = _settings_and_failure()
     if not yes:

@@ -6,7 +6,8 @@ cluster lacks, another TimescaleDB version, a pg_dump too old for the server) ch
 pg_dump refuses a server newer than itself, and the embedded server is PostgreSQL 17 while Debian
 bookworm's client programs are 15: these tests run their own native TimescaleDB clusters (PostgreSQL 15
 + TimescaleDB 2.23 with TSL), started by scripts/native-timescaledb.sh, which builds that engine from
-../shared/timescaledb when the machine does not have it.
+../shared/timescaledb when the machine does not have it. Those tests carry the `native` marker: `make
+test-native` runs them (after building the engine), `make test` deselects them.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from click.testing import CliRunner
 from psycopg import sql
 
 from ingest import backup as bk
-from ingest import schema
 from ingest.backfill import backfill
 from ingest.backfill.testing import sim_client
 from ingest.backup_cli import EXIT_UPLOAD_FAILED
 from ingest.cli import cli
 from ingest.sim.server import SimServer
+from ingest.storage import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "scripts" / "native-timescaledb.sh"
@@ -252,6 +253,7 @@ def _without_literal_aliases(definition: str) -> str:
 
 # --- the round trip ---------------------------------------------------------------------------------
 
+@pytest.mark.native
 def test_backup_writes_one_private_archive_prunes_only_our_old_ones_and_uploads(backed_up, source):
     result = backed_up["result"]
     assert result.exit_code == 0, result.output
@@ -272,6 +274,7 @@ def test_backup_writes_one_private_archive_prunes_only_our_old_ones_and_uploads(
     print(f"\nbackup of the test data: {archive.stat().st_size} bytes in {backed_up['seconds']:.2f} s")
 
 
+@pytest.mark.native
 def test_restore_into_an_empty_database_of_a_fresh_cluster_gives_everything_back(backed_up, source,
                                                                                   source_cluster, target_cluster):
     [archive] = backed_up["archives"]
@@ -340,19 +343,21 @@ def test_restore_into_an_empty_database_of_a_fresh_cluster_gives_everything_back
     assert drift_after - drift_before <= {f"view {v}: definition differs from head" for v in reworded}
 
 
+@pytest.mark.native
 def test_restore_refuses_a_database_that_is_not_empty(backed_up, source, source_cluster):
     [archive] = backed_up["archives"]
     with source_cluster.admin("deribit") as conn:
         before = conn.execute("SELECT count(*) FROM perpetuals_ohlcv").fetchone()[0]
     result = CliRunner().invoke(cli, ["db", "restore", str(archive), "--yes"], env=_env(source))
     assert result.exit_code == 1
-    assert "is not empty" in result.output and "relation perpetuals_ohlcv" in result.output
+    assert "is not empty" in result.output and "relation alembic_version" in result.output
     assert PASSWORD not in result.output
     with source_cluster.admin("deribit") as conn:
         assert conn.execute("SELECT count(*) FROM perpetuals_ohlcv").fetchone()[0] == before
         assert conn.execute("SHOW timescaledb.restoring").fetchone()[0] == "off"
 
 
+@pytest.mark.native
 def test_restore_refuses_an_archive_of_another_timescaledb_version(source_cluster, workdir):
     url = source_cluster.url("other_version", PASSWORD)
     source_cluster.create_database("other_version")
@@ -373,6 +378,7 @@ def test_restore_refuses_an_archive_of_another_timescaledb_version(source_cluste
         assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()[0] == 0
 
 
+@pytest.mark.native
 def test_backup_refuses_a_pg_dump_older_than_the_server_and_keeps_nothing(source, workdir):
     bindir = workdir / "old-bin"
     bindir.mkdir()
@@ -387,6 +393,7 @@ def test_backup_refuses_a_pg_dump_older_than_the_server_and_keeps_nothing(source
     assert not target.exists() or not any(target.iterdir())
 
 
+@pytest.mark.native
 def test_a_failed_upload_keeps_the_archive_and_exits_3(source, workdir):
     directory = workdir / "upload-fails"
     command = "sh -c 'echo \"bucket refused $0\" >&2; exit 7' {}"
@@ -492,3 +499,52 @@ def test_database_level_statements_and_roles_are_read_from_the_schema_script():
     assert bk._roles_named(script) == {"Desk Owner", "ingest_writer", "analyst", "postgres"}
     m = bk._DATABASE_STATEMENT.match('ALTER DATABASE "my ""db""" SET search_path TO public;')
     assert m and m.group(2) == '"my ""db"""'
+
+
+# --- the compose service ----------------------------------------------------------------------------
+
+def _compose() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.mark.unit
+def test_the_compose_backup_service_backs_up_the_stacks_database_into_a_volume():
+    compose = _compose()
+    services = compose["services"]
+    # the rest of the stack as it was
+    assert services["ingest"]["command"] == ["run"] and services["migrate"]["command"] == ["db", "upgrade"]
+    backup = services["backup"]
+    assert backup["environment"]["INGEST_DATABASE_URL"] == services["ingest"]["environment"]["INGEST_DATABASE_URL"]
+    assert "backups:/backups" in backup["volumes"] and "backups" in compose["volumes"]
+    assert backup["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    dockerfile = ROOT / backup["build"]["dockerfile"]
+    # pg_dump of the database image's PostgreSQL major: pg_dump refuses a newer server
+    major = services["timescaledb"]["image"].rsplit("-pg", 1)[1]
+    text = dockerfile.read_text()
+    assert f"postgresql-client-{major}" in text and f"INGEST_PG_BINDIR=/usr/lib/postgresql/{major}/bin" in text
+    for copied in ("ingest", "migrations", "sql", "pyproject.toml"):
+        assert copied in text and (ROOT / copied).exists()
+
+
+@pytest.mark.unit
+def test_the_compose_backup_loop_backs_up_then_sleeps_until_0230_utc(tmp_path):
+    """The service's shell loop, run with `ingest` and `sleep` replaced by recorders: one backup, then
+    a sleep that ends at the next 02:30 UTC."""
+    backup = _compose()["services"]["backup"]
+    assert backup["entrypoint"] == ["/bin/sh", "-c"]
+    script = backup["command"][0].replace("$$", "$")  # compose's escape for a literal $
+    (tmp_path / "ingest").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/ingest.args\n')
+    (tmp_path / "sleep").write_text(f'#!/bin/sh\necho "$1" > {tmp_path}/sleep.arg\nkill -TERM $PPID\n')
+    for stub in ("ingest", "sleep"):
+        (tmp_path / stub).chmod(0o755)
+    started = datetime.now(UTC)
+    subprocess.run(["/bin/sh", "-c", script], env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+                   timeout=30)
+    assert (tmp_path / "ingest.args").read_text().splitlines() == ["db backup --dir /backups --keep-days 30"]
+    wake = started + timedelta(seconds=int((tmp_path / "sleep.arg").read_text()))
+    expected = started.replace(hour=2, minute=30, second=0, microsecond=0)
+    if expected <= started:
+        expected += timedelta(days=1)
+    assert abs(wake - expected) <= timedelta(seconds=5)
