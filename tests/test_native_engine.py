@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from ingest.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
+# modules whose every test is marked native (others may mark some of theirs)
 NATIVE_MODULES = ("tests/test_native_concurrency.py", "tests/test_native_jobs.py", "tests/test_native_migrations.py")
 
 
@@ -63,7 +64,7 @@ def test_make_test_deselects_the_native_tests_and_make_test_native_runs_everythi
     assert "-m" in test_args and "-m" not in native_args, (test_args, native_args)
     everything = _collect()
     native = _collect("-m", "native")
-    assert native and {t.split("::")[0] for t in native} == set(NATIVE_MODULES), native
+    assert set(NATIVE_MODULES) <= {t.split("::")[0] for t in native}, native
     by_make_test = _collect(*[a for a in test_args if a not in ("-q",)])
     assert by_make_test == everything - native
     assert _collect(*[a for a in native_args if a not in ("-q",)]) == everything
