@@ -9,9 +9,13 @@
 * peak RSS of the backfill process alone (ru_maxrss from wait4 as soon as it exits).
 
 The simulator runs in its own process (`python -m ingest.sim`), so it shares neither the GIL nor the RSS
-with the backfill. The database is the embedded TimescaleDB in a temporary data directory.
+with the backfill. The database is the embedded TimescaleDB in a temporary data directory, or with --url
+a TimescaleDB of yours (e.g. a native one: scripts/native-timescaledb.sh, docs/native-engine.md), whose
+perpetual candles, checkpoints and quarantine are emptied first (--yes-wipe); its CPU is counted when the
+server runs on this machine and its processes can be read (the postmaster and all its children).
 
     python benchmarks/bench_backfill.py                 # 60 days of BTC-PERPETUAL
+    python benchmarks/bench_backfill.py --url postgresql://postgres@127.0.0.1:55433/postgres --yes-wipe
     python benchmarks/bench_backfill.py --days 365
     python benchmarks/bench_backfill.py --full          # BTC-PERPETUAL since 2018-08-13
     python benchmarks/bench_backfill.py --profile /tmp/backfill.prof   # cProfile the backfill process
@@ -20,6 +24,7 @@ with the backfill. The database is the embedded TimescaleDB in a temporary data 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -31,6 +36,8 @@ from pathlib import Path
 import psycopg
 
 from ingest.backfill.cli import parse_when
+from ingest.cli import server_engine
+from ingest.config import redact_dsn
 from ingest.embedded import EmbeddedServer
 from ingest.storage import schema
 from ingest.storage.validate import CandleColumns
@@ -45,6 +52,50 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a running process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(url: str):
+    """A function giving the CPU seconds of a local server's every process: the postmaster's own and its
+    reaped children's (cutime/cstime), plus its live children's; None when the server is not local."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        try:
+            postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def total() -> float:
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = sum(int(f) for f in fields[11:15])
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                f = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(f[1]) == postmaster:
+                ticks += int(f[11]) + int(f[12])
+        return ticks / tick
+
+    return total
+
+
+@contextlib.contextmanager
+def database(args, tmp: str):
+    """(url, cpu seconds function or None): the embedded server in `tmp`, or --url emptied of what the
+    benchmark writes."""
+    if not args.url:
+        with EmbeddedServer(data=tmp + "/pg") as srv:
+            schema.upgrade(srv.url, "head")
+            yield srv.url, (lambda: cpu_seconds(srv.pid))
+        return
+    schema.upgrade(args.url, "head")
+    with psycopg.connect(args.url, autocommit=True) as conn:
+        conn.execute("DROP MATERIALIZED VIEW IF EXISTS bench_copy_1h")
+        conn.execute("DROP TABLE IF EXISTS bench_copy")
+        conn.execute("TRUNCATE perpetuals_ohlcv, perpetuals_ohlcv_1h, perpetuals_ohlcv_1d, backfill_checkpoints, "
+                     "quarantine, cagg_refresh_pending")
+    yield args.url, server_cpu_seconds(args.url)
 
 
 def load_average() -> str:
@@ -143,31 +194,41 @@ def main() -> None:
                                                                    "(the backfill engine's batch size)")
     ap.add_argument("--prefetch", type=int, help="the backfill's --prefetch (default: the CLI's)")
     ap.add_argument("--no-analyze", action="store_true", help="pass --no-analyze to the backfill")
+    ap.add_argument("--url", nargs="?", const=os.environ.get("INGEST_DATABASE_URL"),
+                    help="a scratch TimescaleDB (default with no value: INGEST_DATABASE_URL); without --url "
+                         "the embedded server runs in a temporary directory")
+    ap.add_argument("--yes-wipe", action="store_true",
+                    help="allow emptying perpetuals_ohlcv (and its aggregates), backfill_checkpoints, quarantine "
+                         "and cagg_refresh_pending at --url")
     args = ap.parse_args()
+    if args.url and not args.yes_wipe:
+        ap.error("--url empties perpetuals_ohlcv, its aggregates, backfill_checkpoints and quarantine there: "
+                 "add --yes-wipe")
     extra = (["--prefetch", str(args.prefetch)] if args.prefetch else []) + \
         (["--no-analyze"] if args.no_analyze else [])
     until = parse_when(NOW) - 60_000
     since = parse_when("2018-08-13") if args.full else until - args.days * 86_400_000
     sim, sim_env = start_sim()
     try:
-        with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(data=tmp + "/pg") as srv:
-            schema.upgrade(srv.url, "head")
-            env = dict(sim_env, INGEST_DATABASE_URL=srv.url)
+        with tempfile.TemporaryDirectory() as tmp, database(args, tmp) as (url, db_cpu):
+            db_cpu = db_cpu or (lambda: float("nan"))
+            env = dict(sim_env, INGEST_DATABASE_URL=url)
             from ingest.config import Settings
             settings = Settings.from_env()
             rps = settings.credit_refill / settings.request_cost * settings.rate_share
             api_ceiling = rps * 5000
             load_before = load_average()
-            cpu0 = {"simulator": cpu_seconds(sim.pid), "database": cpu_seconds(srv.pid)}
+            cpu0 = {"simulator": cpu_seconds(sim.pid), "database": db_cpu()}
             wall, code, rss_mb, output, cpu_backfill = run_backfill(env, since, until, args.profile,
                                                                    Path(tmp) / "out.txt", extra)
-            cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in (("simulator", sim.pid), ("database", srv.pid))}
+            cpu = {"simulator": cpu_seconds(sim.pid) - cpu0["simulator"], "database": db_cpu() - cpu0["database"]}
             cpu["backfill"] = cpu_backfill
             load_after = load_average()
             if code != 0:
                 print(output)
                 raise SystemExit(f"backfill exited {code}")
-            with psycopg.connect(srv.url, autocommit=True) as conn:
+            with psycopg.connect(url, autocommit=True) as conn:
+                engine = server_engine(conn)["engine_description"]
                 candles = conn.execute("SELECT count(*) FROM perpetuals_ohlcv").fetchone()[0]
                 ceilings = {}
                 texts = ceiling_texts(conn, args.batch_rows)
@@ -175,9 +236,9 @@ def main() -> None:
                                            ("project text", texts["project COPY text"], True),
                                            ("project text, no cagg trigger", texts["project COPY text"],
                                             False)):
-                    db_cpu0 = cpu_seconds(srv.pid)
+                    db_cpu0 = db_cpu()
                     ceiling_rows, rate = db_ceiling(conn, chunks, cagg)
-                    ceilings[form] = (rate, cpu_seconds(srv.pid) - db_cpu0)
+                    ceilings[form] = (rate, db_cpu() - db_cpu0)
                 del texts
                 # the same table kind: a hypertable with a continuous aggregate, like perpetuals_ohlcv
                 same_kind = [(k, v) for k, v in ceilings.items() if "no cagg" not in k]
@@ -190,6 +251,7 @@ def main() -> None:
     requests = re.search(r"requests\s+([\d,]+) \(retries ([\d,]+), rate-limited ([\d,]+)\)", output)
     rate = candles / wall
     floor = min(api_ceiling, ceiling)
+    print(f"database       {'embedded (PGlite)' if not args.url else redact_dsn(args.url)}: {engine}")
     print(f"range          {'full history' if args.full else f'{args.days} days'} of BTC-PERPETUAL, "
           f"{candles:,} candles")
     print(f"API ceiling    {api_ceiling:,.0f} candles/s ({rps:.0f} requests/s x 5,000)")
