@@ -16,8 +16,7 @@ import psycopg
 import pytest
 import yaml
 
-from .conftest import wipe
-from .test_report_sample import load_report_sample
+from .test_report_sample import wiped_and_loaded
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -193,8 +192,7 @@ def test_every_panel_reads_the_provisioned_data_source_with_raw_sql():
 @pytest.fixture(scope="module")
 def sample_db(migrated_url):
     with psycopg.connect(migrated_url, autocommit=True) as conn:
-        wipe(conn)
-        yield conn, load_report_sample(conn)
+        yield conn, wiped_and_loaded(conn)
 
 
 def queries() -> list[tuple[str, str, str, str]]:

@@ -21,9 +21,8 @@ from ingest.report import Window, build_report, fetch
 from ingest.report.cli import window_from_options
 from ingest.report.data import COMPLETE, MISSING, PARTIAL, CoverageCell
 
-from .conftest import wipe
 from .test_report_chromium import PLOTS_DRAWN_JS, PLOTS_JS, Browser
-from .test_report_sample import CURRENCIES, UTC, load_report_sample
+from .test_report_sample import CURRENCIES, UTC, wiped_and_loaded
 
 PLOT_IDS = {"plot-coverage", "plot-basis-term-structure", "plot-basis-history", "plot-funding",
             "plot-atm-term-structure", "plot-atm-history"}
@@ -32,8 +31,7 @@ PLOT_IDS = {"plot-coverage", "plot-basis-term-structure", "plot-basis-history", 
 @pytest.fixture(scope="module")
 def sample_db(migrated_url):
     with psycopg.connect(migrated_url, autocommit=True) as conn:
-        wipe(conn)
-        yield conn, load_report_sample(conn)
+        yield conn, wiped_and_loaded(conn)
 
 
 @contextmanager

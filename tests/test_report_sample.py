@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import psycopg
+
 from ingest.datasets import funding
 from ingest.sim.market import Market
 from ingest.storage import analytics
@@ -104,3 +106,19 @@ def load_report_sample(conn, market: Market | None = None, now: datetime | None 
     analytics.refresh(conn, start, now + timedelta(minutes=1))
     conn.execute("ANALYZE")
     return sample
+
+
+def wiped_and_loaded(conn, attempts: int = 3) -> Sample:
+    """Empty the database and load the sample. On a native TimescaleDB the background jobs (aggregate
+    refreshes, analytics_refresh_job) may pick this loader as a deadlock victim: start over, as a
+    deadlock victim should."""
+    from .conftest import wipe
+
+    for attempt in range(1, attempts + 1):
+        try:
+            wipe(conn)
+            return load_report_sample(conn)
+        except psycopg.errors.DeadlockDetected:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
