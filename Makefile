@@ -21,7 +21,7 @@ ifndef ENGINE
 ENGINE := $(shell $(NATIVE) detect >/dev/null 2>&1 && echo native || echo embedded)
 endif
 
-.PHONY: help install install-browser test test-fast test-native native up down db db-stop migrate status bench lint schema-snapshot demo demo-down clean
+.PHONY: help install install-browser test test-fast test-native native bench-native up down db db-stop migrate status bench lint schema-snapshot demo demo-down clean
 
 help:
 	@echo "make up      start the stack (compose if Docker answers; else a native TimescaleDB if one is installed,"
@@ -37,6 +37,7 @@ help:
 	@echo "make migrate alembic upgrade head on INGEST_DATABASE_URL"
 	@echo "make demo    the whole stack offline against the simulated exchange"
 	@echo "make bench   run the benchmarks in benchmarks/"
+	@echo "make bench-native  backfill, SQL and analytics benchmarks on the embedded and a native engine, side by side"
 	@echo "make lint    ruff and mypy"
 	@echo "make schema-snapshot  regenerate migrations/schema_snapshot.json (head's schema) after a new revision"
 	@echo "make backup  ingest db backup of INGEST_DATABASE_URL into .data/backups (docs/operations.md)"
@@ -93,7 +94,7 @@ lint: install
 	$(BIN)/mypy
 
 schema-snapshot: install
-	$(BIN)/python -m ingest.schema snapshot
+	$(BIN)/python -m ingest.storage.schema snapshot
 
 db: install
 ifeq ($(ENGINE),native)
@@ -142,6 +143,11 @@ demo-down:
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# the backfill, SQL and analytics benchmarks on the embedded server and on a native cluster started for the
+# run (.native/bench), side by side (benchmarks/compare_engines.py)
+bench-native: install
+	$(BIN)/python benchmarks/compare_engines.py --start-native
 
 clean: down
 	rm -rf .run .data
