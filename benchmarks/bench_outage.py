@@ -90,7 +90,7 @@ def missing(url, sql, down_min, back_min):
     return {s: (span - n, span_out - n_out, last) for s, n, span, n_out, last in rows}
 
 
-def lateness(log_text: str, since: float, until: float, jobs=("index", "candles", "chain")) -> dict:
+def lateness(log_text: str, since: float, until: float, jobs=("index", "perpetuals", "chain")) -> dict:
     """Per job: the latest finish, in seconds after its minute began, of the runs in [since, until]."""
     out: dict[str, float] = {}
     for line in log_text.splitlines():
@@ -137,7 +137,7 @@ def main() -> int:
             t_start = time.time()
             _wait("the first ok runs", lambda: len(_q(srv.url, """
                 SELECT 1 FROM job_heartbeats WHERE last_outcome = 'ok'
-                AND job_name IN ('candles', 'chain', 'index', 'ticker_sweep')""")) == 4, 180, proc)
+                AND job_name IN ('perpetuals', 'chain', 'index', 'tickers')""")) == 4, 180, proc)
             time.sleep(args.before_minutes * 60)
             steady = lateness(log_path.read_text(), t_start + 60, time.time())
             srv.stop()

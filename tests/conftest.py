@@ -37,8 +37,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ingest.datasets import data_tables
 from ingest.storage import schema
-from ingest.storage.tables import BOOKKEEPING_TABLES, DATA_TABLES, INSTRUMENTS
+from ingest.storage.tables import BOOKKEEPING_TABLES
 
 TIERS = ("unit", "integration", "e2e")
 DATABASE_FIXTURES = {"database_url", "migrated_url", "db", "native_url"}
@@ -160,7 +161,7 @@ def wipe(conn: psycopg.Connection) -> None:
     """Empty every data, reference and bookkeeping table and every continuous aggregate."""
     caggs = [f"{s}.{v}" for s, v in conn.execute(
         "SELECT view_schema, view_name FROM timescaledb_information.continuous_aggregates")]
-    tables = [t.name for t in DATA_TABLES] + [INSTRUMENTS.name] + list(BOOKKEEPING_TABLES)
+    tables = [t.name for t in data_tables()] + list(BOOKKEEPING_TABLES)
     conn.execute("TRUNCATE " + ", ".join(tables))
     for cagg in caggs:
         conn.execute(f"TRUNCATE {cagg}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
+from ingest.backfill import backfill
 from ingest.datasets import funding
 from ingest.deribit.quirks import FUNDING_ROWS_PER_CALL, HOUR_MS
 
@@ -37,30 +39,44 @@ def test_negative_interest_is_valid_and_the_range_filters():
 
 
 class FakeClient:
-    """Answers like Deribit: at most 744 rows counted back from end_timestamp, none before `first`."""
+    """Answers like Deribit: at most 744 rows counted back from end_timestamp, none before `first`, the
+    row at start_timestamp left out (the real API's bound is exclusive); its clock is T."""
 
     def __init__(self, first):
         self.first, self.calls = first, []
+        self.stats = Counter()
 
-    def call(self, method, params, host="www"):
+    def call(self, method, params=None, host="www"):
+        if method == "get_time":
+            return T
         self.calls.append(params)
         end = params["end_timestamp"] - params["end_timestamp"] % HOUR_MS
-        start = max(params["start_timestamp"], self.first, end - (FUNDING_ROWS_PER_CALL - 1) * HOUR_MS)
+        start = max(params["start_timestamp"] + 1, self.first, end - (FUNDING_ROWS_PER_CALL - 1) * HOUR_MS)
         start = -(-start // HOUR_MS) * HOUR_MS
         return [row(t) for t in range(start, end + 1, HOUR_MS)]
 
 
-def test_paging_backwards_reaches_the_first_hour_and_stops_on_an_empty_answer():
+def test_paging_backwards_reaches_the_first_hour_and_stops_on_an_empty_answer(db):
     first = T - 2000 * HOUR_MS
     client = FakeClient(first)
-    pages = list(funding.pages_backwards(client, "BTC-PERPETUAL", T))
-    stamps = sorted(r["timestamp"] for _, _, res in pages for r in res)
+    r = backfill("funding", client, db, instruments=["BTC-PERPETUAL"], tty=False, echo=lambda _: None)
+    assert r.ok
+    stamps = [t for (t,) in db.execute("SELECT (extract(epoch FROM ts) * 1000)::bigint FROM funding_rates "
+                                       "ORDER BY ts")]
     assert stamps == list(range(first, T + 1, HOUR_MS))
-    assert pages[-1][2] == []  # ran until the API returned nothing
+    # paged back to an empty window (the start of the history), not on to 2018: a window or two of
+    # look-ahead at most (windows that stop their series run at most 2 ahead)
+    window = FUNDING_ROWS_PER_CALL * HOUR_MS
+    assert min(c["start_timestamp"] for c in client.calls) >= first - 3 * window
+    assert len(client.calls) <= r.stats.windows_done + 2
 
 
-def test_collect_loads_every_hour_once_and_is_idempotent(db):
+def test_loads_every_hour_once_and_is_idempotent(db):
     client = FakeClient(T - 1000 * HOUR_MS)
-    assert funding.collect(client, db, "BTC-PERPETUAL", T - 900 * HOUR_MS, T) == (901, 0)
-    assert funding.collect(client, db, "BTC-PERPETUAL", T - 900 * HOUR_MS, T) == (0, 0)
+    r = backfill("funding", client, db, instruments=["BTC-PERPETUAL"], since_ms=T - 900 * HOUR_MS,
+                 tty=False, echo=lambda _: None)
+    assert r.stats.rows["funding_rates"] == 901 and r.stats.quarantined == 0
+    again = backfill("funding", client, db, instruments=["BTC-PERPETUAL"], since_ms=T - 900 * HOUR_MS,
+                     restart=True, tty=False, echo=lambda _: None)
+    assert again.stats.rows["funding_rates"] == 0
     assert db.execute("SELECT count(*), count(DISTINCT ts) FROM funding_rates").fetchone() == (901, 901)

@@ -82,10 +82,10 @@ def test_exactly_one_process_collects(run):
     holders = {h for (h,) in conn.execute("SELECT DISTINCT holder FROM job_heartbeats")}
     assert len(holders) == 1 and int(holders.pop().split(":")[-2]) == a.pid
     outcomes = dict(conn.execute("SELECT job_name, last_outcome FROM job_heartbeats").fetchall())
-    for job in ("candles", "chain", "index", "option_candles", "ticker_sweep"):
+    for job in ("perpetuals", "futures", "chain", "index", "options", "tickers"):
         assert outcomes.get(job) == "ok", outcomes
     log = (run["tmp"] / "a.log").read_text()
-    assert "job=candles rows=" in log and "outcome=ok" in log  # the rotating log file
+    assert "job=perpetuals rows=" in log and "outcome=ok" in log  # the rotating log file
     # the database answered all along: nothing was spooled, the spool directory exists and is empty
     assert "spooled=" not in log and (run["tmp"] / "spool").is_dir()
     assert not list((run["tmp"] / "spool").glob("*.json.gz"))
@@ -145,7 +145,7 @@ def test_kill_9_leader_standby_takes_over_within_two_lease_periods(run):
     deadline = time.time() + 60
     while True:
         holders = dict(conn.execute("SELECT job_name, holder FROM job_heartbeats").fetchall())
-        if str(holders.get("candles", "")).split(":")[-2:-1] == [str(b.pid)]:
+        if str(holders.get("perpetuals", "")).split(":")[-2:-1] == [str(b.pid)]:
             break
         assert time.time() < deadline, holders
         time.sleep(1)

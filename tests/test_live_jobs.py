@@ -40,7 +40,8 @@ def _minutes(db, table, name):
 
 def test_candles_catch_up_and_gap_repair(ctx, db):
     _run(ctx, "instruments")
-    _run(ctx, "candles")
+    _run(ctx, "perpetuals")
+    _run(ctx, "futures")
     limit = db.execute("SELECT date_trunc('minute', now()) - INTERVAL '2 minutes'").fetchone()[0]
     futures = [n for (n,) in db.execute("SELECT instrument_name FROM instruments WHERE kind = 'future' "
                                         "AND (expiration_timestamp IS NULL OR expiration_timestamp > now())")]
@@ -53,7 +54,7 @@ def test_candles_catch_up_and_gap_repair(ctx, db):
     # downtime: the last 8 minutes are missing -> the next run fills them by itself
     before = _minutes(db, "perpetuals_ohlcv", "BTC-PERPETUAL")
     db.execute("DELETE FROM perpetuals_ohlcv WHERE ts > now() - INTERVAL '9 minutes'")
-    r = _run(ctx, "candles")
+    r = _run(ctx, "perpetuals")
     assert "catchup_minutes" in r.detail
     after = _minutes(db, "perpetuals_ohlcv", "BTC-PERPETUAL")
     assert after[: len(before)] == before and after[-1] >= before[-1]
@@ -77,7 +78,7 @@ def test_chain_computed_greeks_match_exchange_within_tolerance(ctx, db):
     # exchange greeks for a slice; compare with a chain computed from the same ticker's mark IV and
     # underlying (the chain and the ticker are seconds apart, the inputs move in between)
     ctx.config.sweep_minutes = 20
-    _run(ctx, "ticker_sweep")
+    _run(ctx, "tickers")
     rows = db.execute("""
         SELECT e.instrument_name, e.ts, i.strike, i.option_type, i.expiration_timestamp, e.mark_iv,
                e.underlying_price, e.delta, e.gamma, e.vega, e.theta, e.rho
@@ -140,7 +141,8 @@ def test_a_database_error_on_one_instrument_never_stops_the_others(ctx, db):
     db.execute("CREATE TRIGGER test_refuse_btc BEFORE INSERT ON perpetuals_ohlcv "
                "FOR EACH ROW EXECUTE FUNCTION test_refuse_btc()")
     try:
-        r = run_job(ctx, "candles", require_leader=False)
+        r = run_job(ctx, "perpetuals", require_leader=False)
+        _run(ctx, "futures")
     finally:
         db.execute("DROP TRIGGER test_refuse_btc ON perpetuals_ohlcv")
         db.execute("DROP FUNCTION test_refuse_btc()")
@@ -156,11 +158,11 @@ def test_a_database_error_on_one_instrument_never_stops_the_others(ctx, db):
     for name in active:
         if name != "BTC-PERPETUAL":
             assert last[name] >= limit, name
-    outcome, error = db.execute("SELECT last_outcome, last_error FROM job_heartbeats WHERE job_name = 'candles'"
+    outcome, error = db.execute("SELECT last_outcome, last_error FROM job_heartbeats WHERE job_name = 'perpetuals'"
                                 ).fetchone()
     assert outcome == "partial" and "BTC-PERPETUAL" in error and "NumericValueOutOfRange" in error
     # the database accepts the instrument again: the next run catches it up
-    _run(ctx, "candles")
+    _run(ctx, "perpetuals")
     assert db.execute("SELECT max(ts) FROM perpetuals_ohlcv WHERE instrument_name = 'BTC-PERPETUAL'"
                       ).fetchone()[0] >= limit
 
@@ -211,8 +213,8 @@ def test_forward_only_rows_go_to_the_spool_when_the_database_does_not_answer(mig
         away.state["options"] = [n for (n,) in db.execute(
             "SELECT instrument_name FROM instruments WHERE kind = 'option'")] or None
         spooled = {}
-        for job in ("index", "chain", "ticker_sweep"):
-            if job == "ticker_sweep" and not away.state.get("options"):
+        for job in ("index", "chain", "tickers"):
+            if job == "tickers" and not away.state.get("options"):
                 continue
             r = run_job(away, job, require_leader=False)
             assert r.outcome_override == "partial" and r.lost == 0 and r.spooled > 0, (job, r.error)

@@ -54,13 +54,14 @@ def test_database_outage_leaves_no_missing_minute(tmp_path):
             env = dict(os.environ, INGEST_DATABASE_URL=srv.url, DERIBIT_API_URL=sim.api_url,
                        DERIBIT_HISTORY_URL=sim.history_url, INGEST_SPOOL_DIR=str(spool.dir))
             out = open(tmp_path / "run.out", "wb")
+            jobs = "instruments,perpetuals,futures,chain,index,tickers,gap_repair"
             proc = subprocess.Popen(INGEST + ["run", "--lease-seconds", "6", "--lookback-minutes", "5",
-                                              "--jobs", "instruments,candles,chain,index,ticker_sweep,gap_repair"],
+                                              "--jobs", jobs],
                                     env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 deadline = time.time() + 120
                 while len(_query(srv.url, "SELECT 1 FROM job_heartbeats WHERE last_outcome = 'ok' "
-                                          "AND job_name IN ('candles', 'chain', 'index', 'ticker_sweep')")) < 4:
+                                          "AND job_name IN ('perpetuals', 'chain', 'index', 'tickers')")) < 4:
                     assert time.time() < deadline and proc.poll() is None, (tmp_path / "run.out").read_text()[-3000:]
                     time.sleep(1)
                 srv.stop()

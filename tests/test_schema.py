@@ -7,8 +7,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from ingest.datasets import data_tables
 from ingest.storage import schema
-from ingest.storage.tables import DATA_TABLES, LOADED_TABLES, OPTIONS_GREEKS
+from ingest.storage.tables import OPTIONS_GREEKS
 
 from .conftest import wipe
 
@@ -44,7 +45,7 @@ def snapshot(conn: psycopg.Connection) -> dict:
 
 
 def test_loaders_columns_equal_migrated_tables(db):
-    for spec in LOADED_TABLES:
+    for spec in data_tables():
         rows = db.execute(
             """SELECT a.attname, format_type(a.atttypid, a.atttypmod)
                FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0
@@ -64,7 +65,7 @@ def test_loaders_columns_equal_migrated_tables(db):
 def test_six_data_tables_are_hypertables(db):
     names = {r[0] for r in db.execute("SELECT hypertable_name FROM timescaledb_information.hypertables "
                                       "WHERE hypertable_schema = 'public'")}
-    assert {t.name for t in DATA_TABLES} <= names
+    assert {t.name for t in data_tables() if t.hypertable} <= names
     assert "instruments" not in names
 
 

@@ -65,7 +65,7 @@ def test_stale_data_exits_1(db, migrated_url, monkeypatch):
     assert result.exit_code == 1 and "STALE" in result.output
     assert CliRunner().invoke(status, ["--max-lag", "1h"]).exit_code == 0
     report = collect(migrated_url, max_lag_s=300)
-    assert "perpetuals_ohlcv/BTC-PERPETUAL" in report["stale"]
+    assert "perpetuals/BTC-PERPETUAL" in report["stale"]
 
 
 def test_empty_database_is_stale_and_unreachable_exits_2(db, migrated_url, monkeypatch):

@@ -8,8 +8,6 @@ from datetime import datetime, timezone
 
 import click
 
-from ingest.backfill.runner import DEFAULT_INDEX_SOURCES, INDEX_SOURCES
-
 # exit statuses: 0 every planned window complete; 1 some window or instrument failed (run again: it
 # resumes and retries them); 2 usage error (click); 3 complete but for values the exchange sent
 # invalid twice (quarantined, window recorded 'partial')
@@ -61,7 +59,8 @@ def _common(fn):
 
 
 def _run(dataset: str, instruments, since, until, dry_run, resume, workers, prefetch, no_refresh,
-         no_analyze, sources=DEFAULT_INDEX_SOURCES) -> None:
+         no_analyze, **options) -> None:
+    """One backfill from the command line; `options` are the dataset's own (e.g. the index's --source)."""
     from ingest.backfill.runner import backfill as run_backfill
     from ingest.config import Settings
     from ingest.deribit.client import DeribitClient
@@ -87,7 +86,7 @@ def _run(dataset: str, instruments, since, until, dry_run, resume, workers, pref
     with conn:
         try:
             result = run_backfill(dataset, client, conn, since_ms=since_ms, until_ms=until_ms,
-                                  instruments=list(instruments), sources=tuple(sources), restart=not resume,
+                                  instruments=list(instruments), options=options, restart=not resume,
                                   dry_run=dry_run, workers=workers, depth=prefetch, refresh=not no_refresh,
                                   analyze=not no_analyze, echo=click.echo)
         except ValueError as exc:
@@ -130,89 +129,31 @@ def backfill() -> None:
     """
 
 
-@backfill.command("perpetuals")
-@_common
-def perpetuals(**kw) -> None:
-    """1-minute candles of BTC-PERPETUAL and ETH-PERPETUAL (or --instrument) from listing to now.
+def _register() -> None:
+    """One subcommand per registered dataset with a backfill, with its own help and options, and `all`."""
+    from ingest import datasets
 
-    \b
-    Example:
-        ingest backfill perpetuals
-        ingest backfill perpetuals --instrument BTC-PERPETUAL --since 2024-05-01 --until 2024-05-31
-    """
-    _run("perpetuals", **kw)
+    for d in datasets.backfillable():
+        def command(dataset=d.name, **kw) -> None:
+            _run(dataset, **kw)
+        fn = command
+        for option in d.backfill.options:
+            fn = option(fn)
+        fn = _common(fn)
+        backfill.command(d.name, help=d.backfill.help or d.description)(fn)
 
+    in_all = ", ".join(d.name for d in datasets.backfillable() if d.backfill.in_all)
 
-@backfill.command("futures")
-@_common
-def futures(**kw) -> None:
-    """1-minute candles of every dated future since 2019, expired ones included.
-
-    Contracts get_instruments no longer lists are reconstructed from the expiry calendar (quarterlies
-    since 2019, monthlies and weeklies since 2021, daily futures since 2025), confirmed against the
-    exchange's chart data (the history host for archived ones) and recorded in instruments with source
-    'calendar'.
-
-    \b
-    Example:
-        ingest backfill futures --since 2024-01-01
-        ingest backfill futures --instrument BTC-29MAR24
-    """
-    _run("futures", **kw)
-
-
-@backfill.command("options")
-@_common
-def options(**kw) -> None:
-    """1-minute candles of active and recently expired options: only minutes with trades.
-
-    \b
-    Example:
-        ingest backfill options --instrument BTC-28JUN24-70000-C
-        ingest backfill options --since 2024-05-25 --dry-run
-    """
-    _run("options", **kw)
-
-
-@backfill.command("funding")
-@_common
-def funding(**kw) -> None:
-    """Hourly funding of the perpetuals since their funding history starts (also fills the hourly
-    index, index_prices source 'funding').
-
-    \b
-    Example:
-        ingest backfill funding
-        ingest backfill funding --instrument ETH-PERPETUAL --since 2023-01-01
-    """
-    _run("funding", **kw)
-
-
-@backfill.command("index")
-@_common
-@click.option("--source", "sources", multiple=True, type=click.Choice(INDEX_SOURCES),
-              help="Index sources (repeatable): funding (hourly), delivery (daily 08:00 UTC), trades "
-                   "(minute-level from trades on the history host: heavy; default last 30 days). "
-                   "Default: funding and delivery.")
-def index(sources, **kw) -> None:
-    """The real btc_usd / eth_usd index (never a perpetual's close) into index_prices.
-
-    \b
-    Example:
-        ingest backfill index
-        ingest backfill index --source trades --since 2024-05-01 --until 2024-05-02
-    """
-    _run("index", sources=sources or DEFAULT_INDEX_SOURCES, **kw)
-
-
-@backfill.command("all")
-@_common
-def all_(**kw) -> None:
-    """Everything, in order: perpetuals, funding, index (funding + delivery), futures, options.
+    @backfill.command("all", help=f"""Everything, in order: {in_all}.
 
     \b
     Example:
         ingest backfill all --dry-run
         ingest backfill all --since 2024-01-01
-    """
-    _run("all", **kw)
+    """)
+    @_common
+    def all_(**kw) -> None:
+        _run("all", **kw)
+
+
+_register()

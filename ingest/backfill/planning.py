@@ -1,6 +1,7 @@
-"""Per-dataset planning: which instruments, which windows. Each plan is a lazy iterator of Windows
-(instruments × windows), skipping windows a 'done' checkpoint contains; nothing whole-history is held
-in memory.
+"""What every dataset's backfill plan uses: the run's Context (the exchange, its clock, the requested
+range and instruments, cached listings, probes), fixed window grids and the candle windows. Each plan
+(a dataset module's `plan`) is a lazy iterator of Windows (instruments × windows), skipping windows a
+'done' checkpoint contains; nothing whole-history is held in memory.
 
 Windows sit on a fixed grid (5,000 minutes for candles, 744 hours for funding, one day for trades,
 counted from the epoch), clipped to the requested range, so that runs with a different "now" or
@@ -12,36 +13,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import partial
 
 from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Fetched, Part, Window, fetch_checked
-from ingest.datasets import funding as funding_mod
-from ingest.datasets import index as index_prices
 from ingest.datasets.candles import CandleFetcher
 from ingest.deribit import calendar as cal
 from ingest.deribit.client import DeribitClient, DeribitError, RequestFailed
 from ingest.deribit.quirks import (
     CURRENCIES,
-    DAY_MS,
-    FUNDING_ROWS_PER_CALL,
-    HOUR_MS,
     MAX_CANDLES_PER_CALL,
-    MAX_DELIVERY_PRICES_PER_CALL,
-    MAX_TRADES_PER_CALL,
     MINUTE_MS,
-    PERPETUALS,
 )
 from ingest.storage.tables import (
-    FUNDING_RATES,
-    FUTURES_OHLCV,
-    INDEX_PRICES,
     OPTIONS_OHLCV,
-    PERPETUALS_OHLCV,
     TableSpec,
 )
-from ingest.storage.validate import BrokenAnswer, Rejected, Validated, json_safe, within_limits
+from ingest.storage.validate import BrokenAnswer, Rejected, Validated, json_safe
 
 log = logging.getLogger("ingest.backfill")
 
@@ -50,25 +39,8 @@ PROBE = TableSpec("probe", (("first_tick", "bigint"),), ("first_tick",), hyperta
 PROBE_ERRORS = (RequestFailed, DeribitError, BrokenAnswer)
 
 CANDLE_GRID_MS = MAX_CANDLES_PER_CALL * MINUTE_MS
-FUNDING_GRID_MS = FUNDING_ROWS_PER_CALL * HOUR_MS
 # Deribit's history does not reach before this: lower bound of every backwards paging
 EARLIEST_MS = cal.to_ms(datetime(2018, 1, 1, tzinfo=timezone.utc))
-# known listing dates, used when get_instruments does not list a perpetual
-PERPETUAL_LISTING_MS = {"BTC-PERPETUAL": cal.to_ms(datetime(2018, 8, 13, tzinfo=timezone.utc)),
-                        "ETH-PERPETUAL": cal.to_ms(datetime(2019, 3, 12, tzinfo=timezone.utc))}
-# the futures calendar to reconstruct: quarterlies since 2019, monthlies and weeklies since 2021, daily
-# futures (settlement_period "day", listed a few days ahead; seen in 2026 captures) since 2025
-QUARTERLIES_FROM = datetime(2019, 1, 1, tzinfo=timezone.utc)
-SHORT_FUTURES_FROM = datetime(2021, 1, 1, tzinfo=timezone.utc)
-DAILY_FUTURES_FROM = datetime(2025, 1, 1, tzinfo=timezone.utc)
-# listing lead before expiry (dry-run estimate for reconstructed contracts whose life is not probed):
-# Deribit lists quarterlies about two quarters ahead, monthlies about two months, weeklies two weeks,
-# dailies four days
-LISTING_LEAD = {"quarter": timedelta(weeks=26), "month": timedelta(weeks=8), "week": timedelta(weeks=2),
-                "day": timedelta(days=4)}
-DEFAULT_TRADES_DAYS = 30  # --source trades without --since: the last 30 days (a day is ~10 requests)
-
-
 @dataclass
 class Target:
     """An instrument to backfill and its life [start_ms, end_ms] (before clipping to --since/--until)."""
@@ -187,7 +159,7 @@ def grid_windows(start_ms: int, end_ms: int, width_ms: int, step_ms: int) -> Ite
         t = e + step_ms
 
 
-def _ms_of(value) -> int | None:
+def ms_of(value) -> int | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return int(value)
     return None
@@ -208,6 +180,13 @@ def _candle_fetch(ctx: Context, dataset: str, spec: TableSpec, name: str, start:
     return fetch
 
 
+def target_counter(count):
+    """A plan's count(instrument, start, end, done) as candle_windows calls it (with a Target)."""
+    def counter(target, s, e, done):
+        count(target.name, s, e, done)
+    return counter
+
+
 def candle_windows(ctx: Context, dataset: str, spec: TableSpec, targets: Iterator[Target], done: DoneIndex,
                    counter=None) -> Iterator[Window]:
     for t in targets:
@@ -220,227 +199,6 @@ def candle_windows(ctx: Context, dataset: str, spec: TableSpec, targets: Iterato
             yield Window(dataset, t.name, s, e, _candle_fetch(ctx, dataset, spec, t.name, s, e))
 
 
-def perpetual_targets(ctx: Context) -> list[Target]:
-    names = [n for n in ctx.instruments if n.endswith("-PERPETUAL")] if ctx.instruments else list(PERPETUALS)
-    listed = {}
-    for cur in dict.fromkeys(n.split("-")[0].split("_")[0] for n in names):
-        for item in ctx.listing(cur, "future", False):
-            listed[item.get("instrument_name")] = item
-    out = []
-    for n in names:
-        start = _ms_of((listed.get(n) or {}).get("creation_timestamp")) or PERPETUAL_LISTING_MS.get(n)
-        if start is None:
-            try:
-                start = ctx.first_candle_ms(n)
-            except PROBE_ERRORS as exc:
-                ctx.problem(n, f"could not tell whether it exists: {exc}")
-                continue
-        if start is None:
-            ctx.problem(n, "instrument not found (neither host knows it, or it never traded)")
-            continue
-        out.append(Target(n, start, ctx.last_minute_ms, "exchange" if n in listed else "given"))
-    return out
-
-
-def future_targets(ctx: Context, probe: bool = True) -> Iterator[Target]:
-    """Every dated future: listed (active and recently expired) plus the calendar reconstruction
-    (quarterlies since 2019, monthlies and weeklies since 2021, dailies since 2025) confirmed by a probe
-    of its chart data
-    (main host, else the history host). Oldest expiry first. Yields calendar-confirmed Targets with
-    source='calendar' and their item for the instruments table."""
-    listed = {n: i for n, i in ctx.listed("future").items() if not n.endswith("PERPETUAL")}
-    now = cal.from_ms(ctx.now_ms)
-    candidates: dict[str, int] = {}
-    if ctx.instruments:
-        for n in ctx.instruments:
-            parsed = cal.parse_instrument_name(n)  # the runner checked the names
-            if parsed.kind == "future" and not parsed.is_perpetual:
-                candidates[n] = cal.to_ms(parsed.expiry)
-    else:
-        for cur in ctx.currencies():
-            expiries = set(cal.quarterly_expiries(QUARTERLIES_FROM, now))
-            expiries |= set(cal.weekly_expiries(SHORT_FUTURES_FROM, now))  # includes monthlies
-            expiries |= set(cal.daily_expiries(DAILY_FUTURES_FROM, now))  # daily futures
-            for x in expiries:
-                candidates[cal.future_name(cur, x)] = cal.to_ms(x)
-        for n, item in listed.items():
-            candidates[n] = _ms_of(item.get("expiration_timestamp")) or candidates.get(n, 0)
-    for name, expiry_ms in sorted(candidates.items(), key=lambda kv: (kv[1], kv[0])):
-        end = expiry_ms - MINUTE_MS  # the last minute before the 08:00 UTC expiry
-        if ctx.since_ms is not None and end < ctx.since_ms:
-            continue
-        item = listed.get(name)
-        if item is not None:
-            start = _ms_of(item.get("creation_timestamp"))
-            if start is None and probe:
-                try:
-                    start = ctx.first_candle_ms(name)
-                except PROBE_ERRORS as exc:
-                    ctx.problem(name, f"probe failed, skipped this run: {exc}")
-                    continue
-            if start is None:
-                continue
-            yield Target(name, start, end, "exchange", item)
-            continue
-        # reconstructed from the calendar
-        parsed = cal.parse_instrument_name(name)
-        if not probe:
-            lead = LISTING_LEAD[cal.expiry_class(parsed.expiry)]
-            yield Target(name, expiry_ms - int(lead.total_seconds() * 1000), end, "calendar")
-            continue
-        try:
-            start = ctx.first_candle_ms(name)
-        except PROBE_ERRORS as exc:
-            ctx.problem(name, f"probe failed, skipped this run: {exc}")
-            continue
-        if start is None:
-            if ctx.instruments:
-                ctx.problem(name, "instrument not found (neither host knows it, or it never traded)")
-            continue  # a calendar date the exchange never listed
-        item = {"instrument_name": name, "kind": "future", "base_currency": parsed.base_currency,
-                "quote_currency": "USD", "settlement_currency": parsed.base_currency,
-                "settlement_period": cal.settlement_period(parsed.expiry), "expiration_timestamp": expiry_ms,
-                "is_active": expiry_ms > ctx.now_ms, "state": "open" if expiry_ms > ctx.now_ms else "settled"}
-        yield Target(name, start, end, "calendar", item)
-
-
-def option_targets(ctx: Context) -> list[Target]:
-    """Active options and the recently expired ones get_instruments lists (expired=true)."""
-    listed = ctx.listed("option")
-    if ctx.instruments:
-        names = [n for n in ctx.instruments if cal.parse_instrument_name(n).kind == "option"]
-    else:
-        names = list(listed)
-    out = []
-    for n in names:
-        item = listed.get(n)
-        if item is None:
-            expiry = cal.to_ms(cal.parse_instrument_name(n).expiry)
-            try:
-                start = ctx.first_candle_ms(n)
-            except PROBE_ERRORS as exc:
-                ctx.problem(n, f"could not tell whether it exists: {exc}")
-                continue
-            if start is None:
-                ctx.problem(n, "instrument not found (neither host knows it, or it never traded)")
-                continue
-        else:
-            start = _ms_of(item.get("creation_timestamp"))
-            expiry = _ms_of(item.get("expiration_timestamp"))
-            if start is None or expiry is None:
-                continue
-        if ctx.since_ms is not None and expiry <= ctx.since_ms:
-            continue
-        out.append(Target(n, start, expiry - MINUTE_MS, "exchange", item))
-    out.sort(key=lambda t: (t.end_ms, t.name))
-    return out
-
-
 # --------------------------------------------------------------------------- funding and index
 
 
-def funding_windows(ctx: Context, done: DoneIndex, counter=None) -> Iterator[Window]:
-    """Backwards from --until (or now) on the 744-hour grid, to --since or until the API returns
-    nothing. Each window loads funding_rates and the hourly index (index_prices, source 'funding')."""
-    names = [n for n in ctx.instruments if n.endswith("-PERPETUAL")] if ctx.instruments else list(PERPETUALS)
-    # a row covers the hour before it
-    hi = ctx.now_ms if ctx.until_ms is None else min(ctx.until_ms, ctx.now_ms)
-    hi -= hi % HOUR_MS
-    lo = max(ctx.since_ms if ctx.since_ms is not None else EARLIEST_MS, EARLIEST_MS)
-    for name in names:
-        index_name = index_prices.index_name_for(name)
-        end = hi
-        while end >= lo:
-            g = end - end % FUNDING_GRID_MS
-            start = max(g, -(-lo // HOUR_MS) * HOUR_MS)
-            hit = done.contains(name, start, end, g)
-            if counter is not None:
-                counter(name, start, end, hit is not None)
-            if hit is not None:
-                if hit[1] == 0 and ctx.since_ms is None:
-                    break  # a finished window that held nothing: the start of the history
-            else:
-                yield Window("funding", name, start, end, _funding_fetch(ctx, name, index_name, start, end),
-                             group=f"funding:{name}", stop_on_empty=ctx.since_ms is None)
-            end = start - HOUR_MS
-
-
-def _funding_fetch(ctx: Context, name: str, index_name: str, start: int, end: int):
-    def fetch() -> Fetched:
-        result = funding_mod.fetch_window(ctx.client, name, end, start)
-        # rows the columns cannot hold are quarantined once, as funding rows, before the index is derived
-        validated = within_limits(FUNDING_RATES, funding_mod.validate(name, result, start, end))
-        index = index_prices.from_funding(index_name, validated)
-        return Fetched([Part(FUNDING_RATES, validated, (name, start, end)), Part(INDEX_PRICES, index)],
-                       empty=not result)
-    return fetch
-
-
-def index_names(ctx: Context) -> list[str]:
-    return list(dict.fromkeys(index_prices.index_name_for(c) for c in ctx.currencies()))
-
-
-def delivery_windows(ctx: Context) -> Iterator[Window]:
-    """get_delivery_prices pages (≤1,000 days each, newest first). Small: fetched again every run
-    (no checkpoint); idempotent."""
-    lo = ctx.since_ms if ctx.since_ms is not None else EARLIEST_MS
-    hi = ctx.last_minute_ms
-    pages = (ctx.now_ms - lo) // DAY_MS // MAX_DELIVERY_PRICES_PER_CALL + 1
-    for index_name in index_names(ctx):
-        for page in range(pages):
-            offset = page * MAX_DELIVERY_PRICES_PER_CALL
-
-            def fetch(index_name=index_name, offset=offset) -> Fetched:
-                result = index_prices.fetch_delivery_prices(ctx.client, index_name, offset)
-                v = index_prices.delivery_rows(index_name, result, lo, hi)
-                data = result.get("data") if isinstance(result, dict) else None
-                return Fetched([Part(INDEX_PRICES, v)], empty=not data)
-            yield Window("index_delivery", index_name, lo, hi, fetch, group=f"delivery:{index_name}",
-                         stop_on_empty=True, checkpoint=False)
-
-
-def trades_windows(ctx: Context, done: DoneIndex, counter=None) -> Iterator[Window]:
-    """Minute-level index from the index_price of futures trades on the history host, one day per
-    window (paged by 1,000 trades). Heavy: defaults to the last 30 days unless --since is given."""
-    hi = ctx.last_minute_ms
-    lo = ctx.since_ms if ctx.since_ms is not None else hi - DEFAULT_TRADES_DAYS * DAY_MS
-    for index_name in index_names(ctx):
-        currency = index_name.split("_")[0].upper()
-        for s, e, g in grid_windows(lo, hi, DAY_MS, MINUTE_MS):
-            e_ms = e + MINUTE_MS - 1  # the whole last minute
-            hit = done.contains(index_name, s, e_ms, g)
-            if counter is not None:
-                counter(index_name, s, e_ms, hit is not None)
-            if hit is None:
-                yield Window("index_trades", index_name, s, e_ms,
-                             _trades_fetch(ctx, currency, index_name, s, e_ms))
-
-
-def _trades_fetch(ctx: Context, currency: str, index_name: str, start: int, end: int):
-    def fetch() -> Fetched:
-        trades: list[dict] = []
-        seen: set = set()
-        cursor = start
-        while True:
-            result = ctx.client.call("get_last_trades_by_currency_and_time", {
-                "currency": currency, "kind": "future", "start_timestamp": cursor, "end_timestamp": end,
-                "count": MAX_TRADES_PER_CALL, "sorting": "asc"}, host="history")
-            page = result.get("trades") if isinstance(result, dict) else None
-            if not isinstance(page, list):
-                broken = Validated([], [Rejected("index_trades", index_name, "trades answer without a trades list",
-                                                 json_safe(result), whole=True)])
-                return Fetched([Part(INDEX_PRICES, broken)])
-            page = [t for t in page if isinstance(t, dict)]
-            new = [t for t in page if t.get("trade_id") not in seen]
-            trades.extend(new)
-            seen.update(t.get("trade_id") for t in new)
-            stamps = [t["timestamp"] for t in page if isinstance(t.get("timestamp"), int)]
-            if not (isinstance(result, dict) and result.get("has_more")) or not new or not stamps:
-                break
-            cursor = max(stamps)  # trades sharing the last millisecond are de-duplicated by trade_id
-        v = index_prices.trades_rows(index_name, trades, start, end)
-        return Fetched([Part(INDEX_PRICES, v)], empty=not trades)
-    return fetch
-
-
-SPECS = {"perpetuals": PERPETUALS_OHLCV, "futures": FUTURES_OHLCV, "options": OPTIONS_OHLCV}

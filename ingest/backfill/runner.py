@@ -11,28 +11,25 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from ingest import datasets as registry
 from ingest.backfill import checkpoints
 from ingest.backfill import planning as ds
-from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Engine, Window
 from ingest.backfill.progress import Progress, Stats, summary
-from ingest.datasets import instruments as instruments_mod
 from ingest.deribit import calendar as cal
 from ingest.deribit.client import DeribitClient
 from ingest.storage import caggs
 from ingest.storage.sqlfiles import query
-from ingest.storage.tables import LOADED_TABLES
 from ingest.storage.validate import ms_to_datetime
 
 log = logging.getLogger("ingest.backfill")
 
-DATASETS = ("perpetuals", "futures", "options", "funding", "index")
-# `all`: the cheap, most used series first; options (thousands of instruments) last
-ALL_ORDER = ("perpetuals", "funding", "index", "futures", "options")
-INDEX_SOURCES = ("funding", "delivery", "trades")
-DEFAULT_INDEX_SOURCES = ("funding", "delivery")
-CHECKPOINT_DATASETS = {"perpetuals": ["perpetuals"], "futures": ["futures"], "options": ["options"],
-                       "funding": ["funding"], "index": ["funding", "index_trades"]}
+ALL = "all"
+
+
+def backfill_names() -> tuple[str, ...]:
+    """The datasets `ingest backfill` knows, in their registry order (the order of `all`)."""
+    return tuple(d.name for d in registry.backfillable())
 
 
 @dataclass
@@ -75,12 +72,6 @@ class Result:
         return "ok"
 
 
-# kinds of instrument each dataset takes from --instrument (a name of another kind is an error when
-# the dataset is named alone; `all` gives each dataset the names of its kind)
-DATASET_KINDS = {"perpetuals": {"perpetual"}, "futures": {"future"}, "options": {"option"},
-                 "funding": {"perpetual"}, "index": {"perpetual", "future", "option"}}
-
-
 def instrument_kind(name: str) -> str:
     """'perpetual', 'future' or 'option'; ValueError (saying why) for a name Deribit would refuse."""
     parsed = cal.parse_instrument_name(name)
@@ -96,9 +87,10 @@ def check_instruments(names, datasets) -> None:
         except ValueError as exc:
             problems.append(f"{name!r}: {exc}")
             continue
-        if not any(kind in DATASET_KINDS[d] for d in datasets):
+        takes = set().union(*(registry.get(d).backfill.instrument_kinds for d in datasets))
+        if kind not in takes:
             problems.append(f"{name!r} is a {kind}; {'/'.join(datasets)} takes "
-                            f"{' or '.join(sorted(set().union(*(DATASET_KINDS[d] for d in datasets))))} names")
+                            f"{' or '.join(sorted(takes)) or 'no'} names")
     if problems:
         raise ValueError("bad --instrument: " + "; ".join(problems))
 
@@ -108,7 +100,7 @@ def server_now(client: DeribitClient) -> int:
     return int(client.call("get_time"))
 
 
-def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, sources, counter=None,
+def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, options: dict, counter=None,
              probe: bool = True, progress: Progress | None = None) -> Iterator[Window]:
     def count(*args):
         if progress is not None:
@@ -118,80 +110,37 @@ def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, sources, c
         if counter is not None:
             counter(*args)
 
-    if dataset == "perpetuals":
-        done = DoneIndex.load(conn, "perpetuals")
-        yield from ds.candle_windows(ctx, "perpetuals", ds.SPECS["perpetuals"],
-                                     iter(ds.perpetual_targets(ctx)),
-                                     done, _target_counter(count))
-    elif dataset == "futures":
-        done = DoneIndex.load(conn, "futures")
-        if probe:
-            listed = [i for n, i in ctx.listed("future").items() if not n.endswith("PERPETUAL")]
-            instruments_mod.upsert(conn, instruments_mod.validate(listed, "exchange"))
-
-        def targets():
-            for t in ds.future_targets(ctx, probe=probe):
-                if probe and t.source == "calendar" and t.item is not None:
-                    instruments_mod.upsert(conn, instruments_mod.validate([t.item], "calendar"))
-                yield t
-        yield from ds.candle_windows(ctx, "futures", ds.SPECS["futures"], targets(), done,
-                                     _target_counter(count))
-    elif dataset == "options":
-        done = DoneIndex.load(conn, "options")
-        options = ds.option_targets(ctx)
-        if probe:
-            items = [t.item for t in options if t.item]
-            instruments_mod.upsert(conn, instruments_mod.validate(items, "exchange"))
-        yield from ds.candle_windows(ctx, "options", ds.SPECS["options"], iter(options), done,
-                                     _target_counter(count))
-    elif dataset == "funding":
-        yield from ds.funding_windows(ctx, DoneIndex.load(conn, "funding"), count)
-    elif dataset == "index":
-        if "funding" in sources:
-            yield from ds.funding_windows(ctx, DoneIndex.load(conn, "funding"), count)
-        if "delivery" in sources:
-            for w in ds.delivery_windows(ctx):
-                count(w.instrument, w.start_ms, w.end_ms, False)
-                yield w
-        if "trades" in sources:
-            yield from ds.trades_windows(ctx, DoneIndex.load(conn, "index_trades"), count)
-    else:
-        raise ValueError(f"unknown dataset {dataset!r}")
-
-
-def _target_counter(count):
-    def counter(target, s, e, done):
-        count(target.name, s, e, done)
-    return counter
+    yield from registry.get(dataset).backfill.plan(ctx, conn, count, probe=probe, options=options)
 
 
 def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, since_ms: int | None = None,
-             until_ms: int | None = None, instruments: list[str] | tuple = (), sources=DEFAULT_INDEX_SOURCES,
+             until_ms: int | None = None, instruments: list[str] | tuple = (), sources=(), options: dict | None = None,
              restart: bool = False, dry_run: bool = False, workers: int | None = None, depth: int | None = None,
              refresh: bool = True, analyze: bool = True, progress_stream=None, tty: bool | None = None,
              echo: Callable[[str], None] = print) -> Result:
-    """Backfill `dataset` (perpetuals|futures|options|funding|index|all). `conn` must be autocommit
+    """Backfill `dataset` (a registered dataset with a backfill, or all). `conn` must be autocommit
     (transactions are opened per window; the aggregate refresh needs autocommit). Afterwards the
     touched tables are ANALYZEd (`analyze`) and their continuous aggregates refreshed (`refresh`)."""
     if not conn.autocommit:
         raise ValueError("backfill needs an autocommit connection")
-    names = ALL_ORDER if dataset == "all" else (dataset,)
+    known = backfill_names()
+    names = tuple(d.name for d in registry.backfillable() if d.backfill.in_all) if dataset == ALL else (dataset,)
     for n in names:
-        if n not in DATASETS:
-            raise ValueError(f"unknown dataset {n!r}; one of {', '.join(DATASETS)} or all")
-    bad = [s for s in sources if s not in INDEX_SOURCES]
-    if bad:
-        raise ValueError(f"unknown index source(s) {bad}; one of {', '.join(INDEX_SOURCES)}")
+        if n not in known:
+            raise ValueError(f"unknown dataset {n!r}; one of {', '.join(known)} or all")
+    options = dict(options or {})
+    if sources:  # the index dataset's --source (kept as a keyword for callers of this API)
+        options["sources"] = tuple(sources)
     check_instruments(instruments, names)
     now_ms = server_now(client)
     ctx = ds.Context(client, now_ms, since_ms, until_ms, list(instruments))
     stats = Stats()
     result = Result(stats, client.stats)
     if dry_run:
-        return _dry_run(names, ctx, conn, sources, client, result, echo)
+        return _dry_run(names, ctx, conn, options, client, result, echo)
     if restart:
         for n in names:
-            for cp in CHECKPOINT_DATASETS[n]:
+            for cp in registry.get(n).backfill.checkpoints:
                 removed = checkpoints.restart(conn, cp, list(instruments) or None)
                 log.info("--restart: forgot %d checkpoints of %s", removed, cp)
     progress = Progress(stats, stream=progress_stream, tty=tty)
@@ -199,7 +148,7 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
     try:
         for n in names:
             progress.label = f"backfill {n}"
-            engine.run(_windows(n, ctx, conn, sources, progress=progress))
+            engine.run(_windows(n, ctx, conn, options, progress=progress))
     finally:
         progress.update(force=True)
         progress.close()
@@ -209,7 +158,7 @@ def backfill(dataset: str, client: DeribitClient, conn: psycopg.Connection, *, s
     if refresh:
         # every range loaded and not yet refreshed, by this run or by an earlier one that was killed
         result.refreshed = caggs.refresh_pending(conn)
-    cps = sorted({cp for n in names for cp in CHECKPOINT_DATASETS[n]})
+    cps = sorted({cp for n in names for cp in registry.get(n).backfill.checkpoints})
     result.failed = checkpoints.windows_in(conn, cps, "failed")
     result.partial = checkpoints.windows_in(conn, cps, "partial")
     result.text = summary(stats, client.stats, result.failed, len(result.partial))
@@ -248,11 +197,11 @@ def analyze_tables(conn: psycopg.Connection, ranges: dict[str, list]) -> list[st
 
 
 def analyzed_columns(table: str) -> tuple[str, ...]:
-    spec = next(s for s in LOADED_TABLES if s.name == table)
+    spec = next(s for s in registry.data_tables() if s.name == table)
     return spec.key + (("close",) if "close" in spec.column_names else ())
 
 
-def _dry_run(names, ctx, conn, sources, client, result: Result, echo) -> Result:
+def _dry_run(names, ctx, conn, options, client, result: Result, echo) -> Result:
     lines: dict[tuple[str, str], PlanLine] = {}
     for n in names:
         def counter(instrument, s, e, done, n=n):
@@ -263,7 +212,7 @@ def _dry_run(names, ctx, conn, sources, client, result: Result, echo) -> Result:
             line.first_ms, line.last_ms = min(line.first_ms, s), max(line.last_ms, e)
             line.windows += 1
             line.done += bool(done)
-        for _ in _windows(n, ctx, conn, sources, counter=counter, probe=False):
+        for _ in _windows(n, ctx, conn, options, counter=counter, probe=False):
             pass
     result.plan = list(lines.values())
     rps = client.limiter.requests_per_s

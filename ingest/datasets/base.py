@@ -29,6 +29,8 @@ class Backfill:
     plan: Plan
     checkpoints: tuple[str, ...]  # checkpoint dataset names its windows record (--restart forgets them)
     in_all: bool = True  # part of `ingest backfill all`
+    # the kinds of --instrument names it takes ('perpetual', 'future', 'option'); empty: none
+    instrument_kinds: frozenset = frozenset()
     help: str = ""  # the subcommand's help text (with an example)
     options: tuple = ()  # extra click options of the subcommand (click.option(...) decorators)
 
@@ -58,9 +60,10 @@ class Dataset:
     backfill: Backfill | None = None
     live: Live | None = None
     freshness: Freshness | None = None
+    # the quarantine's `dataset` value for this dataset's rejects (default: the name)
+    quarantine_name: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
     def quarantine(self) -> str:
-        """The quarantine's `dataset` value for this dataset's rejects."""
-        return self.name
+        return self.quarantine_name or self.name

@@ -51,14 +51,16 @@ from typing import Any, Iterable
 import psycopg
 
 from ingest.datasets import greeks
+from ingest.datasets.base import Dataset, Freshness, Live
 from ingest.deribit.calendar import parse_instrument_name
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import MAX_TRADES_PER_CALL, MINUTE_MS
+from ingest.live.jobs import API_ERRORS, JobResult, fetch_clean, store_forward_only
 from ingest.storage.load import load_validated
 from ingest.storage.tables import OPTIONS_GREEKS
 from ingest.storage.validate import Rejected, Validated, finite_number, json_safe, ms_to_datetime
 
-DATASET = "options_greeks"
+QUARANTINE = "options_greeks"  # the quarantine's dataset value for these rows
 # the largest values the columns hold: NUMERIC(10,4) IVs, NUMERIC(12,6) greeks
 MAX_IV = 999_999.9999
 MAX_GREEK = 999_999.999999
@@ -142,14 +144,14 @@ def summary_rows(currency: str, result: Any, now_ms: int | None = None) -> Chain
     """Rows with source 'computed' from a get_book_summary_by_currency(kind=option) result."""
     out = ChainRows()
     if not isinstance(result, list):
-        out.rejected.append(Rejected(DATASET, None, f"{currency} book summary is not a list",
+        out.rejected.append(Rejected(QUARANTINE, None, f"{currency} book summary is not a list",
                                      json_safe(result)))
         return out
     for item in result:
         name = item.get("instrument_name") if isinstance(item, dict) else None
         meta = _option_meta(name)
         if meta is None:
-            out.rejected.append(Rejected(DATASET, name if isinstance(name, str) else None,
+            out.rejected.append(Rejected(QUARANTINE, name if isinstance(name, str) else None,
                                          "not an option summary", json_safe(item)))
             continue
         snap = _snapshot_ms(item, "creation_timestamp", now_ms)
@@ -165,7 +167,7 @@ def summary_rows(currency: str, result: Any, now_ms: int | None = None) -> Chain
         if problem is None and mark_iv is not None and mark_iv > MAX_IV:
             problem = "mark_iv out of range"
         if problem:
-            out.rejected.append(Rejected(DATASET, name, problem, json_safe(item)))
+            out.rejected.append(Rejected(QUARANTINE, name, problem, json_safe(item)))
             continue
         expiry = _expiry_ms(meta)
         if snap >= expiry:
@@ -183,7 +185,7 @@ def summary_rows(currency: str, result: Any, now_ms: int | None = None) -> Chain
             g = greeks.from_mark_iv(iv, under, meta.strike, expiry, snap, meta.option_type == "call")
             values = (g.delta, g.gamma, g.vega, g.theta, g.rho)
             if any(not math.isfinite(v) or abs(v) > MAX_GREEK for v in values):
-                out.rejected.append(Rejected(DATASET, name, "computed greek out of range", json_safe(item)))
+                out.rejected.append(Rejected(QUARANTINE, name, "computed greek out of range", json_safe(item)))
                 continue
         out.rows.append((ms_to_datetime(snap - snap % MINUTE_MS), name, "computed", *values,
                          iv, None, None, mark, under, edp, oi, rate, iv_source))
@@ -204,7 +206,7 @@ def ticker_row(result: Any, now_ms: int | None = None) -> ChainRows:
     name = result.get("instrument_name") if isinstance(result, dict) else None
     meta = _option_meta(name)
     if meta is None:
-        out.rejected.append(Rejected(DATASET, name if isinstance(name, str) else None,
+        out.rejected.append(Rejected(QUARANTINE, name if isinstance(name, str) else None,
                                      "not an option ticker", json_safe(result)))
         return out
     snap = _snapshot_ms(result, "timestamp", now_ms)
@@ -234,7 +236,7 @@ def ticker_row(result: Any, now_ms: int | None = None) -> ChainRows:
     rate, p8 = _num(result, "interest_rate", optional=True)
     problem = problem or p1 or p2 or p3 or p4 or p5 or p6 or p7 or p8
     if problem:
-        out.rejected.append(Rejected(DATASET, name, problem, json_safe(result)))
+        out.rejected.append(Rejected(QUARANTINE, name, problem, json_safe(result)))
         return out
     ivs = {"mark_iv": mark_iv, "bid_iv": bid_iv, "ask_iv": ask_iv}
     for key in ("bid_iv", "ask_iv"):
@@ -243,7 +245,7 @@ def ticker_row(result: Any, now_ms: int | None = None) -> ChainRows:
     for key, x in ivs.items():
         if x is not None and x > MAX_IV:
             # the exchange's number, but not one the column can hold: keep the row, the value in quarantine
-            out.rejected.append(Rejected(DATASET, name, f"{key} {x!r} exceeds numeric(10,4): stored NULL",
+            out.rejected.append(Rejected(QUARANTINE, name, f"{key} {x!r} exceeds numeric(10,4): stored NULL",
                                          json_safe(result)))
             ivs[key] = None
     iv_source = IV_FROM_EXCHANGE if ivs["mark_iv"] is not None else None
@@ -304,3 +306,38 @@ def traded_options(client: DeribitClient, currency: str, start_ms: int, end_ms: 
             break
         start = last_ts  # overlapping by one ms at most: sets de-duplicate
     return traded, requests
+
+
+# --------------------------------------------------------------------------- live
+
+def live(ctx, client, minute_ms: int) -> JobResult:
+    """One book summary per currency -> mark, IV, underlying, OI and computed greeks of every option."""
+    r = JobResult(expected=True)
+    parts = []
+    names: list[str] = []
+    for currency in ctx.config.currencies:
+        try:
+            v = fetch_clean(lambda currency=currency: summary_rows(
+                currency, fetch_summary(client, currency), now_ms=ctx.now_ms()))
+        except API_ERRORS as exc:
+            r.fail(f"{currency} book summary", exc)
+            continue
+        names.extend(row[1] for row in v.rows)
+        parts.append(v)
+    if names:
+        ctx.state["options"] = sorted(set(names))
+    store_forward_only(ctx, "chain", OPTIONS_GREEKS, merge(parts), minute_ms, r)
+    r.detail = f"options={len(names)}"
+    return r
+
+
+DATASET = Dataset(
+    name="chain",
+    description="the whole option chain every minute: mark, IV, underlying, OI and computed greeks",
+    tables=(OPTIONS_GREEKS,),
+    order=30,
+    forward_only=True,
+    live=Live(job=live, schedule={"second": 6}, on_takeover=True, spool=True),
+    freshness=Freshness(query="freshness_chain", expected=("BTC options computed", "ETH options computed")),
+    quarantine_name=QUARANTINE,
+)

@@ -18,9 +18,8 @@ Public API (plain functions; the backfill and the live collector both use them):
     fetch_window(client, instrument, end_ms, start_ms=None) -> raw result list (one call)
     validate(instrument, result, start_ms=None, end_ms=None) -> Validated (rows in FUNDING_RATES order)
     load(conn, validated)                       -> (rows inserted or changed, rows quarantined)
-    pages_backwards(client, instrument, end_ms, start_ms=0) -> iterator of (win_start, win_end, result)
-    collect(client, conn, instrument, start_ms, end_ms) -> (loaded, quarantined): fetch + load a range
-                                                   (e.g. the live collector: the last few hours)
+    plan(ctx, conn, count, ...)                 -> the backfill's windows (DATASET.backfill)
+    live(ctx, client, minute_ms)                -> the hourly live job (DATASET.live)
 """
 
 from __future__ import annotations
@@ -30,10 +29,16 @@ from typing import Any
 
 import psycopg
 
+from ingest.backfill.checkpoints import DoneIndex
+from ingest.backfill.engine import Fetched, Part, Window
+from ingest.backfill.planning import EARLIEST_MS, Context
+from ingest.datasets import index as index_mod
+from ingest.datasets.base import Backfill, Dataset, Freshness, Live
 from ingest.deribit.client import DeribitClient
-from ingest.deribit.quirks import FUNDING_LOWER_BOUND_SLACK_MS, FUNDING_ROWS_PER_CALL, HOUR_MS
+from ingest.deribit.quirks import FUNDING_LOWER_BOUND_SLACK_MS, FUNDING_ROWS_PER_CALL, HOUR_MS, PERPETUALS
+from ingest.live.jobs import JobResult, isolated
 from ingest.storage.load import load_validated
-from ingest.storage.tables import FUNDING_RATES
+from ingest.storage.tables import FUNDING_RATES, INDEX_PRICES
 from ingest.storage.validate import (
     Rejected,
     Validated,
@@ -42,9 +47,10 @@ from ingest.storage.validate import (
     is_number,
     json_safe,
     ms_to_datetime,
+    within_limits,
 )
 
-DATASET = "funding"
+QUARANTINE = "funding"  # the quarantine's dataset value for these rows
 FIELDS = ("timestamp", "index_price", "prev_index_price", "interest_8h", "interest_1h")
 WINDOW_MS = FUNDING_ROWS_PER_CALL * HOUR_MS
 
@@ -98,7 +104,7 @@ def validate(instrument: str, result: Any, start_ms: int | None = None, end_ms: 
     out = Validated()
     if not isinstance(result, list):
         if result not in (None, []):
-            out.rejected.append(Rejected(DATASET, instrument, "result is not a list", json_safe(result),
+            out.rejected.append(Rejected(QUARANTINE, instrument, "result is not a list", json_safe(result),
                                          whole=True))
         return out
     seen: set[int] = set()
@@ -107,7 +113,7 @@ def validate(instrument: str, result: Any, start_ms: int | None = None, end_ms: 
         if reason is not None:
             whole = not isinstance(item, dict) or not isinstance(item.get("timestamp"), int) or broken_values(
                 *(item.get(f) for f in FIELDS[1:]))
-            out.rejected.append(Rejected(DATASET, instrument, reason, json_safe(item), whole=whole))
+            out.rejected.append(Rejected(QUARANTINE, instrument, reason, json_safe(item), whole=whole))
             continue
         ts = item["timestamp"]
         if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts > end_ms) or ts in seen:
@@ -123,28 +129,97 @@ def load(conn: psycopg.Connection, validated: Validated) -> tuple[int, int]:
     return load_validated(conn, FUNDING_RATES, validated)
 
 
-def pages_backwards(client: DeribitClient, instrument: str, end_ms: int, start_ms: int = 0
-                    ) -> Iterator[tuple[int, int, Any]]:
-    """Yield (window_start, window_end, raw result) for consecutive 744-hour windows going back from
-    end_ms, stopping after the first window the API answers with nothing or once start_ms is passed.
-    Streams: one window in memory at a time."""
-    _, win_end = window_bounds(end_ms)
-    while win_end >= start_ms:
-        win_start = max(win_end - (FUNDING_ROWS_PER_CALL - 1) * HOUR_MS, start_ms)
-        result = fetch_window(client, instrument, win_end, win_start)
-        yield win_start, win_end, result
-        if not result:
-            return
-        win_end = win_start - HOUR_MS
+# --------------------------------------------------------------------------- backfill
+
+FUNDING_GRID_MS = FUNDING_ROWS_PER_CALL * HOUR_MS
 
 
-def collect(client: DeribitClient, conn: psycopg.Connection, instrument: str, start_ms: int, end_ms: int
-            ) -> tuple[int, int]:
-    """Fetch and load every hour of [start_ms, end_ms] (any length; pages backwards). Returns
-    (rows inserted or changed, rows quarantined). The live collector calls this for the last hours."""
-    loaded = quarantined = 0
-    for win_start, win_end, result in pages_backwards(client, instrument, end_ms, start_ms):
-        n, q = load(conn, validate(instrument, result, win_start, win_end))
-        loaded += n
-        quarantined += q
-    return loaded, quarantined
+def funding_windows(ctx: Context, done: DoneIndex, counter=None) -> Iterator[Window]:
+    """Backwards from --until (or now) on the 744-hour grid, to --since or until the API returns
+    nothing. Each window loads funding_rates and the hourly index (index_prices, source 'funding')."""
+    names = [n for n in ctx.instruments if n.endswith("-PERPETUAL")] if ctx.instruments else list(PERPETUALS)
+    # a row covers the hour before it
+    hi = ctx.now_ms if ctx.until_ms is None else min(ctx.until_ms, ctx.now_ms)
+    hi -= hi % HOUR_MS
+    lo = max(ctx.since_ms if ctx.since_ms is not None else EARLIEST_MS, EARLIEST_MS)
+    for name in names:
+        index_name = index_mod.index_name_for(name)
+        end = hi
+        while end >= lo:
+            g = end - end % FUNDING_GRID_MS
+            start = max(g, -(-lo // HOUR_MS) * HOUR_MS)
+            hit = done.contains(name, start, end, g)
+            if counter is not None:
+                counter(name, start, end, hit is not None)
+            if hit is not None:
+                if hit[1] == 0 and ctx.since_ms is None:
+                    break  # a finished window that held nothing: the start of the history
+            else:
+                yield Window("funding", name, start, end, _funding_fetch(ctx, name, index_name, start, end),
+                             group=f"funding:{name}", stop_on_empty=ctx.since_ms is None)
+            end = start - HOUR_MS
+
+
+def _funding_fetch(ctx: Context, name: str, index_name: str, start: int, end: int):
+    def fetch() -> Fetched:
+        result = fetch_window(ctx.client, name, end, start)
+        # rows the columns cannot hold are quarantined once, as funding rows, before the index is derived
+        validated = within_limits(FUNDING_RATES, validate(name, result, start, end))
+        index = index_mod.from_funding(index_name, validated)
+        return Fetched([Part(FUNDING_RATES, validated, (name, start, end)), Part(INDEX_PRICES, index)],
+                       empty=not result)
+    return fetch
+
+
+def plan(ctx: Context, conn, count, probe: bool = True, options: dict | None = None) -> Iterator[Window]:
+    return funding_windows(ctx, DoneIndex.load(conn, "funding"), count)
+
+
+# --------------------------------------------------------------------------- live
+
+# the live job reads the last hours every hour: a row missed by one run (late, or the run failed)
+# is caught by the next ones
+LIVE_LOOKBACK_MS = 12 * HOUR_MS
+
+
+def live(ctx, client, minute_ms: int) -> JobResult:
+    """Funding rows of the perpetuals for the last hours (and their index as source 'funding')."""
+    r = JobResult(expected=True)
+    now = ctx.now_ms()
+    for currency in ctx.config.currencies:
+        inst = f"{currency}-PERPETUAL"
+
+        def one(inst=inst):
+            result = fetch_window(client, inst, now, now - LIVE_LOOKBACK_MS)
+            v = validate(inst, result, now - LIVE_LOOKBACK_MS, now)
+            idx = index_mod.from_funding(index_mod.index_name_for(inst), v)
+            with ctx.connect() as conn:
+                n, q = load(conn, v)
+                n2, q2 = index_mod.load(conn, idx)
+            r.loaded(v, n, q)
+            r.rows += n2
+            r.quarantined += q2
+        isolated(r, inst, one)
+    return r
+
+
+BACKFILL_HELP = """Hourly funding of the perpetuals since their funding
+    history starts (also fills the hourly index, index_prices source 'funding').
+
+    \b
+    Example:
+        ingest backfill funding
+        ingest backfill funding --instrument ETH-PERPETUAL --since 2023-01-01
+    """
+
+
+DATASET = Dataset(
+    name="funding",
+    description="hourly funding of the perpetuals, with the index it was computed against",
+    tables=(FUNDING_RATES, INDEX_PRICES),
+    order=20,
+    backfill=Backfill(plan=plan, checkpoints=("funding",), instrument_kinds=frozenset({"perpetual"}),
+                      help=BACKFILL_HELP),
+    live=Live(job=live, schedule={"minute": 1, "second": 15}),
+    freshness=Freshness(query="freshness_funding"),
+)

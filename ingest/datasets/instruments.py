@@ -15,8 +15,10 @@ from typing import Any, Iterable
 
 import psycopg
 
+from ingest.datasets.base import Dataset, Live
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import PERPETUAL_EXPIRATION_MS
+from ingest.live.jobs import JobResult, isolated
 from ingest.storage.load import load_validated
 from ingest.storage.sqlfiles import query
 from ingest.storage.tables import INSTRUMENTS
@@ -75,3 +77,31 @@ def sync(client: DeribitClient, conn: psycopg.Connection, currencies=("BTC", "ET
         for kind in kinds:
             total += upsert(conn, validate(fetch(client, currency, kind, expired)))
     return total
+
+
+# --------------------------------------------------------------------------- live
+
+def live(ctx, client, minute_ms: int) -> JobResult:
+    """get_instruments for BTC and ETH futures and options (new listings, expiries, is_active)."""
+    r = JobResult(expected=True)
+    for currency in ctx.config.currencies:
+        for kind in ("future", "option"):
+            def one(currency=currency, kind=kind):
+                v = validate(fetch(client, currency, kind))
+                with ctx.connect() as conn:
+                    r.rows += upsert(conn, v)
+                r.stored += len(v.rows)
+                r.quarantined += len(v.rejected)
+            isolated(r, f"{currency} {kind}s", one)
+    if not r.failures:
+        ctx.state["instruments_synced_ms"] = ctx.now_ms()
+    return r
+
+
+DATASET = Dataset(
+    name="instruments",
+    description="every future and option listed, or reconstructed from the expiry calendar",
+    tables=(INSTRUMENTS,),
+    order=5,
+    live=Live(job=live, schedule={"minute": 0, "second": 40}, on_takeover=True),
+)

@@ -6,16 +6,16 @@ import sys
 
 import click
 
-from ingest.live.context import ALL_JOBS
+from ingest.live.context import all_jobs
 
 
 def _jobs(value: str | None) -> tuple[str, ...]:
     if not value or value == "all":
-        return ALL_JOBS
+        return all_jobs()
     names = tuple(n.strip() for n in value.split(",") if n.strip())
-    unknown = [n for n in names if n not in ALL_JOBS]
+    unknown = [n for n in names if n not in all_jobs()]
     if unknown:
-        raise click.BadParameter(f"unknown job(s) {', '.join(unknown)}; choose from {', '.join(ALL_JOBS)}")
+        raise click.BadParameter(f"unknown job(s) {', '.join(unknown)}; choose from {', '.join(all_jobs())}")
     return names
 
 
@@ -26,7 +26,9 @@ def _jobs(value: str | None) -> tuple[str, ...]:
               help="Fraction of Deribit's request budget this process may use "
                    "[default: DERIBIT_RATE_SHARE if below 1, else 0.25].")
 @click.option("--jobs", "jobs", default="all", show_default=True,
-              help=f"Comma-separated jobs to run: {', '.join(ALL_JOBS)}.")
+              help="Comma-separated jobs to run: each dataset's (perpetuals, futures, options, chain, tickers, "
+                   "funding, index, instruments, ...) and the maintenance jobs (gap_repair, aggregates, "
+                   "analytics); `all` for every one.")
 @click.option("--once", is_flag=True, help="Take the lease, run each selected job once, load the spool, "
                                            "release, exit (0 ok, 1 a job failed or was partial, 2 another "
                                            "process leads, 3 the database does not answer).")
@@ -59,7 +61,7 @@ def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, s
     \b
     Example:
         ingest run                                   # long-lived, the leader or a standby
-        ingest run --once --jobs candles,index       # one cycle of two jobs, then exit
+        ingest run --once --jobs perpetuals,index    # one cycle of two jobs, then exit
         DERIBIT_API_URL=http://127.0.0.1:8765/api/v2 ingest run --lease-seconds 15
     """
     import logging

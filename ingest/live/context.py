@@ -19,8 +19,12 @@ from ingest.deribit.client import DeribitClient
 from ingest.live.lease import Lease
 from ingest.live.spool import DEFAULT_MAX_BYTES, Spool
 
-ALL_JOBS = ("instruments", "candles", "chain", "option_candles", "index", "ticker_sweep", "funding",
-            "gap_repair")
+
+def all_jobs() -> tuple[str, ...]:
+    """Every live job's name: the datasets' (registry order) and the maintenance jobs."""
+    from ingest.live.jobs import job_table
+
+    return tuple(job_table())
 
 
 @dataclass
@@ -41,7 +45,7 @@ class LiveConfig:
     # flush slice may load (slices start at :40 of each minute, after the minute's jobs)
     spool_max_bytes: int = DEFAULT_MAX_BYTES
     spool_flush_seconds: float = 15.0
-    jobs: tuple[str, ...] = ALL_JOBS
+    jobs: tuple[str, ...] | None = None  # None: every job (all_jobs())
     db_timeout: float = 5.0
 
 

@@ -7,8 +7,8 @@
 HTTP calls never happen inside a database transaction: each job fetches, then opens a connection for a
 short write. A failure of one instrument (an API error, or a database error about its rows) is recorded
 and the others go on; a connection problem ends a run of re-fetchable data with 'error' and the next
-run's catch-up fills the minutes. Rows the exchange cannot serve again later (FORWARD_ONLY: chain
-snapshots, the sweep's exchange greeks, the index now) go to the spool when the database does not
+run's catch-up fills the minutes. Rows the exchange cannot serve again later (datasets whose live job
+spools: chain snapshots, the tickers' exchange greeks, the index now) go to the spool when the database does not
 answer, and are loaded from there when it does (ingest/live/spool.py).
 
 Outcomes (job_heartbeats.last_outcome): 'ok' only when every row the run had was stored; 'partial' when
@@ -26,18 +26,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ingest.datasets import candles as candles_mod
-from ingest.datasets import chain as options_chain
-from ingest.datasets import funding as funding_mod
-from ingest.datasets import index as index_mod
-from ingest.datasets import instruments as instruments_mod
 from ingest.deribit.client import DeribitError, RequestFailed
-from ingest.deribit.quirks import HOUR_MS, INDEX_NAMES, MINUTE_MS
+from ingest.deribit.quirks import MINUTE_MS
 from ingest.live.writes import connection_problem, load_or_isolate, short_error
 from ingest.storage.sqlfiles import query
 from ingest.storage.tables import (
     FUTURES_OHLCV,
-    INDEX_PRICES,
-    OPTIONS_GREEKS,
     OPTIONS_OHLCV,
     PERPETUALS_OHLCV,
     TableSpec,
@@ -47,9 +41,6 @@ from ingest.storage.validate import Validated
 log = logging.getLogger(__name__)
 
 API_ERRORS = (DeribitError, RequestFailed)
-# jobs whose rows the exchange cannot serve again: they run while the leader holds over (database
-# unreachable), into the spool
-FORWARD_ONLY = ("index", "chain", "ticker_sweep")
 # an answer with invalid values is asked again (at most this many times in all) before its invalid
 # values are taken as data: the exchange never sends NaN or strings for numbers, a fault in transit
 # does, and a forward-only minute has no second chance later
@@ -166,7 +157,7 @@ def store_forward_only(ctx, dataset: str, spec: TableSpec, validated: Validated,
         r.spooled += len(validated.rows)
 
 
-def _isolated(r: JobResult, what: str, fn: Callable[[], None]) -> None:
+def isolated(r: JobResult, what: str, fn: Callable[[], None]) -> None:
     """Run one instrument's part; its API errors and the database's refusals of its rows are recorded
     and the job goes on with the next one. A connection problem ends the run (nothing else would work)."""
     try:
@@ -177,25 +168,6 @@ def _isolated(r: JobResult, what: str, fn: Callable[[], None]) -> None:
         if connection_problem(exc):
             raise
         r.fail(what, f"database error: {short_error(exc)}")
-
-
-# --- instruments -----------------------------------------------------------------------------------
-
-def instruments(ctx, client, minute_ms: int) -> JobResult:
-    """get_instruments for BTC and ETH futures and options (new listings, expiries, is_active)."""
-    r = JobResult(expected=True)
-    for currency in ctx.config.currencies:
-        for kind in ("future", "option"):
-            def one(currency=currency, kind=kind):
-                v = instruments_mod.validate(instruments_mod.fetch(client, currency, kind))
-                with ctx.connect() as conn:
-                    r.rows += instruments_mod.upsert(conn, v)
-                r.stored += len(v.rows)
-                r.quarantined += len(v.rejected)
-            _isolated(r, f"{currency} {kind}s", one)
-    if not r.failures:
-        ctx.state["instruments_synced_ms"] = ctx.now_ms()
-    return r
 
 
 # --- candles of perpetuals and futures --------------------------------------------------------------
@@ -227,11 +199,11 @@ def fetch_range(ctx, client, instrument: str, spec, start_ms: int, end_ms: int, 
         r.loaded(validated, n, q, offered)
 
 
-def candles(ctx, client, minute_ms: int) -> JobResult:
-    """The last closed minute of every perpetual and active future, from the minute after the last
-    stored candle (catch-up after downtime, capped at catchup_days; initial_lookback_min when none).
-    Each instrument on its own: a failure (API, or the database refusing its rows) is recorded and the
-    others go on."""
+def candle_catch_up(ctx, client, perpetual: bool) -> JobResult:
+    """The last closed minute of every perpetual (perpetual=True) or active future, from the minute after
+    its last stored candle (catch-up after downtime, capped at catchup_days; initial_lookback_min when
+    none). Each instrument on its own: a failure (API, or the database refusing its rows) is recorded and
+    the others go on."""
     r = JobResult()
     end = last_closed_minute(ctx.now_ms())
     lookback = ctx.config.initial_lookback_min * MINUTE_MS
@@ -240,6 +212,8 @@ def candles(ctx, client, minute_ms: int) -> JobResult:
     for name, perp, expiry_ms, last_ms in candle_targets(ctx):
         if ctx.stop.is_set():
             break
+        if perp != perpetual:
+            continue
         stop = end if expiry_ms is None else min(end, expiry_ms - MINUTE_MS)
         start = last_ms + MINUTE_MS if last_ms is not None else max(end - lookback, end - horizon)
         if start > stop:
@@ -247,188 +221,43 @@ def candles(ctx, client, minute_ms: int) -> JobResult:
         r.expected = True  # a minute is due: storing nothing is an error
         behind += (stop - start) // MINUTE_MS
         spec = PERPETUALS_OHLCV if perp else FUTURES_OHLCV
-        _isolated(r, name, lambda name=name, spec=spec, start=start, stop=stop:
-                  fetch_range(ctx, client, name, spec, start, stop, r))
+        isolated(r, name, lambda name=name, spec=spec, start=start, stop=stop:
+                 fetch_range(ctx, client, name, spec, start, stop, r))
     r.detail = f"catchup_minutes={behind}" if behind else ""
     return r
 
 
-# --- option chain: computed greeks every minute --------------------------------------------------
-
-def chain(ctx, client, minute_ms: int) -> JobResult:
-    """One book summary per currency -> mark, IV, underlying, OI and computed greeks of every option."""
-    r = JobResult(expected=True)
-    parts = []
-    names: list[str] = []
-    for currency in ctx.config.currencies:
-        try:
-            v = fetch_clean(lambda currency=currency: options_chain.summary_rows(
-                currency, options_chain.fetch_summary(client, currency), now_ms=ctx.now_ms()))
-        except API_ERRORS as exc:
-            r.fail(f"{currency} book summary", exc)
-            continue
-        names.extend(row[1] for row in v.rows)
-        parts.append(v)
-    if names:
-        ctx.state["options"] = sorted(set(names))
-    store_forward_only(ctx, "chain", OPTIONS_GREEKS, options_chain.merge(parts), minute_ms, r)
-    r.detail = f"options={len(names)}"
-    return r
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    run: Callable  # run(ctx, client, minute_ms) -> JobResult
+    schedule: dict  # APScheduler cron fields
+    spool: bool = False  # forward-only: runs while the leader holds over, into the spool
+    on_takeover: bool = False  # run at once when this process becomes the leader
 
 
-# --- option candles: only options that traded -----------------------------------------------------
+def job_table() -> dict[str, JobSpec]:
+    """Every live job: each dataset's (the registry, in dataset order), then the maintenance jobs."""
+    from ingest import datasets
+    from ingest.live import maintenance
 
-def option_candles(ctx, client, minute_ms: int) -> JobResult:
-    """Candles of the options that traded since the cursor (the last processed minute), found from
-    each currency's recent trades; one chart-data call per traded option."""
-    r = JobResult()
-    end = last_closed_minute(ctx.now_ms()) + MINUTE_MS - 1  # through the end of the last closed minute
-    cursor = ctx.state.get("option_trades_from")
-    if cursor is None:
-        with ctx.connect() as conn:
-            last = conn.execute(query("live_last_option_candle")).fetchone()[0]
-        # after a restart: from the last stored option candle (at most 6 h back, at least 2 minutes)
-        recent = end + 1 - 2 * MINUTE_MS
-        cursor = max(min(_ms(last) + MINUTE_MS if last else recent, recent), end + 1 - 6 * HOUR_MS)
-    cursor = max(cursor, end + 1 - 23 * HOUR_MS)  # www serves 24 h of trades by currency
-    if cursor > end:
-        return r
-    traded: dict[str, set[int]] = {}
-    for currency in ctx.config.currencies:
-        try:
-            found, _ = options_chain.traded_options(client, currency, cursor, end)
-        except API_ERRORS as exc:
-            r.fail(f"{currency} option trades", exc)
-            return r  # keep the cursor: the next run asks again
-        for name, minutes in found.items():
-            traded.setdefault(name, set()).update(minutes)
-    for name, minutes in sorted(traded.items()):
-        if ctx.stop.is_set():
-            return r
-        _isolated(r, name, lambda name=name, minutes=minutes:
-                  fetch_range(ctx, client, name, OPTIONS_OHLCV, min(minutes), max(minutes), r))
-    if not r.failures and not ctx.stop.is_set():
-        ctx.state["option_trades_from"] = end + 1
-    r.detail = f"traded={len(traded)}"
-    return r
+    out = {d.name: JobSpec(d.name, d.live.job, d.live.schedule, d.live.spool, d.live.on_takeover)
+           for d in datasets.live()}
+    for spec in maintenance.JOBS:
+        out[spec.name] = spec
+    return out
 
 
-# --- index -----------------------------------------------------------------------------------------
-
-def index(ctx, client, minute_ms: int) -> JobResult:
-    """get_index_price for btc_usd and eth_usd, stored at the run's minute with source 'ticker'."""
-    r = JobResult(expected=True)
-    parts = []
-    for currency in ctx.config.currencies:
-        name = INDEX_NAMES.get(currency, f"{currency.lower()}_usd")
-        try:
-            parts.append(fetch_clean(lambda name=name: index_mod.ticker(client, name, ts_ms=minute_ms)))
-        except API_ERRORS as exc:
-            r.fail(name, exc)
-    store_forward_only(ctx, "index", INDEX_PRICES, options_chain.merge(parts), minute_ms, r)
-    return r
-
-
-# --- exchange greeks: every option once an hour, a slice per minute --------------------------------
-
-def sweep_slice(names: list[str], minute_ms: int, minutes: int) -> list[str]:
-    k = (minute_ms // MINUTE_MS) % minutes
-    return names[k::minutes]
-
-
-def ticker_sweep(ctx, client, minute_ms: int) -> JobResult:
-    """This minute's slice (1/sweep_minutes) of the active options: ticker -> exchange greeks and
-    bid/ask IVs (source 'exchange'). ~1,500 options over 60 minutes is ~25 requests a minute."""
-    r = JobResult()
-    names = ctx.state.get("options")
-    if not names:
-        with ctx.connect() as conn:
-            names = [n for (n,) in conn.execute(query("live_active_options"),
-                                                {"currencies": list(ctx.config.currencies)})]
-    todo = sweep_slice(list(names), minute_ms, ctx.config.sweep_minutes)
-    parts = []
-    for name in todo:
-        if ctx.stop.is_set():
-            break
-        try:
-            parts.append(fetch_clean(lambda name=name: options_chain.ticker_row(
-                options_chain.fetch_ticker(client, name))))
-        except DeribitError as exc:
-            if exc.code != -32602:  # an option that just expired: nothing to sweep
-                r.fail(name, exc)
-        except RequestFailed as exc:
-            r.fail(name, exc)
-    merged = options_chain.merge(parts)
-    r.expected = bool(merged.rows or merged.rejected)  # answers of expired options store nothing
-    store_forward_only(ctx, "sweep", OPTIONS_GREEKS, merged, minute_ms, r)
-    skipped = len(getattr(merged, "skipped", ()))
-    r.detail = f"options={len(todo)}/{len(names)}" + (f" expired={skipped}" if skipped else "")
-    return r
-
-
-# --- funding ---------------------------------------------------------------------------------------
-
-def funding(ctx, client, minute_ms: int) -> JobResult:
-    """Funding rows of the perpetuals for the last hours (and their index as source 'funding')."""
-    r = JobResult(expected=True)
-    now = ctx.now_ms()
-    for currency in ctx.config.currencies:
-        inst = f"{currency}-PERPETUAL"
-
-        def one(inst=inst):
-            result = funding_mod.fetch_window(client, inst, now, now - 12 * HOUR_MS)
-            v = funding_mod.validate(inst, result, now - 12 * HOUR_MS, now)
-            idx = index_mod.from_funding(index_mod.index_name_for(inst), v)
-            with ctx.connect() as conn:
-                n, q = funding_mod.load(conn, v)
-                n2, q2 = index_mod.load(conn, idx)
-            r.loaded(v, n, q)
-            r.rows += n2
-            r.quarantined += q2
-        _isolated(r, inst, one)
-    return r
-
-
-# --- gap repair ------------------------------------------------------------------------------------
-
-def gap_repair(ctx, client, minute_ms: int) -> JobResult:
-    """Missing minutes between stored candles of the last gap_days are fetched again (at most
-    gap_max_per_run gaps a run; a gap the exchange cannot fill is retried at most 3 times)."""
-    r = JobResult()
-    with ctx.connect() as conn:
-        gaps = conn.execute(query("recent_gaps"), {"days": ctx.config.gap_days,
-                                                 "limit": ctx.config.gap_max_per_run * 3}).fetchall()
-    tried = ctx.state.setdefault("gap_attempts", {})
-    done = 0
-    for dataset, name, gap_start, gap_end, _missing in gaps:
-        key = (name, _ms(gap_start), _ms(gap_end))
-        if tried.get(key, 0) >= 3 or done >= ctx.config.gap_max_per_run or ctx.stop.is_set():
-            continue
-        tried[key] = tried.get(key, 0) + 1
-        spec = PERPETUALS_OHLCV if dataset == "perpetuals_ohlcv" else FUTURES_OHLCV
-        _isolated(r, name, lambda name=name, spec=spec, key=key:
-                  fetch_range(ctx, client, name, spec, key[1], key[2] - MINUTE_MS, r))
-        done += 1
-    r.detail = f"gaps={len(gaps)} repaired_tried={done}"
-    return r
-
-
-JOBS: dict[str, Callable] = {
-    "instruments": instruments,
-    "candles": candles,
-    "chain": chain,
-    "option_candles": option_candles,
-    "index": index,
-    "ticker_sweep": ticker_sweep,
-    "funding": funding,
-    "gap_repair": gap_repair,
-}
+def selected_jobs(config) -> list[JobSpec]:
+    """The jobs this process runs (LiveConfig.jobs; None: all), in job_table() order."""
+    table = job_table()
+    return [spec for name, spec in table.items() if config.jobs is None or name in config.jobs]
 
 
 def run_job(ctx, name: str, minute_ms: int | None = None, *, require_leader: bool = True) -> JobResult | None:
     """Run one job with its heartbeat and its one log line; never raises (returns None if skipped).
 
-    With require_leader, a job runs only with a confirmed lease, except the FORWARD_ONLY jobs, which
+    With require_leader, a job runs only with a confirmed lease, except the forward-only jobs, which
     also run while the leader holds over (database unreachable): into the spool, without heartbeats."""
     from datetime import datetime, timezone
 
@@ -438,7 +267,7 @@ def run_job(ctx, name: str, minute_ms: int | None = None, *, require_leader: boo
     holding_over = False
     if require_leader and (ctx.lease.holding_over or not ctx.lease.is_leader):
         # the database does not answer our heartbeats: only what cannot be fetched later, into the spool
-        if not (name in FORWARD_ONLY and ctx.lease.may_collect):
+        if not (job_table()[name].spool and ctx.lease.may_collect):
             return None
         holding_over = True
     if minute_ms is None:
@@ -453,7 +282,7 @@ def run_job(ctx, name: str, minute_ms: int | None = None, *, require_leader: boo
     error = None
     _run.require_leader = require_leader
     try:
-        result = JOBS[name](ctx, client, minute_ms)
+        result = job_table()[name].run(ctx, client, minute_ms)
         outcome = result.outcome
         error = result.error
     except Exception as exc:  # database down, a bug: logged, recorded, never fatal

@@ -35,24 +35,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ingest.live.context import ALL_JOBS, Context
-from ingest.live.jobs import flush_spool, run_job
+from ingest.live.context import Context
+from ingest.live.jobs import flush_spool, run_job, selected_jobs
 from ingest.live.writes import connection_problem, short_error
 
 log = logging.getLogger(__name__)
 
-CRON = {
-    "index": dict(second=2),
-    "candles": dict(second=4),
-    "chain": dict(second=6),
-    "option_candles": dict(second=20),
-    "ticker_sweep": dict(second=30),
-    "gap_repair": dict(minute="*/5", second=45),
-    "funding": dict(minute=1, second=15),
-    "instruments": dict(minute=0, second=40),
-}
 SPOOL_CRON = dict(second=40)
-ON_TAKEOVER = ("instruments", "candles", "chain", "index")
 
 # `ingest run --once` exit status
 EXIT_OK, EXIT_PARTIAL, EXIT_NOT_LEADER, EXIT_DB_UNREACHABLE = 0, 1, 2, 3
@@ -97,7 +86,7 @@ class Collector:
         if not leader or self._stopping:
             return
         now = datetime.now(timezone.utc)
-        for i, name in enumerate(n for n in ON_TAKEOVER if n in self.ctx.config.jobs):
+        for i, name in enumerate(j.name for j in selected_jobs(self.ctx.config) if j.on_takeover):
             job = self.scheduler.get_job(name)
             if job is not None:
                 job.modify(next_run_time=now + timedelta(milliseconds=200 * (i + 1)))
@@ -107,10 +96,9 @@ class Collector:
         self.scheduler.add_job(self._lease_tick, IntervalTrigger(seconds=cfg.lease_seconds / 3),
                                id="lease", executor="lease", next_run_time=datetime.now(timezone.utc),
                                misfire_grace_time=None)
-        for name in ALL_JOBS:
-            if name in cfg.jobs:
-                self.scheduler.add_job(self._job, CronTrigger(timezone=timezone.utc, **CRON[name]),
-                                       args=(name,), id=name, name=name)
+        for job in selected_jobs(cfg):
+            self.scheduler.add_job(self._job, CronTrigger(timezone=timezone.utc, **job.schedule),
+                                   args=(job.name,), id=job.name, name=job.name)
         self.scheduler.add_job(self._flush, CronTrigger(timezone=timezone.utc, **SPOOL_CRON), id="spool",
                                name="spool", executor="spool")
 
@@ -137,7 +125,8 @@ class Collector:
         signal.signal(signal.SIGINT, self.request_stop)
         log.info("ingest run: holder %s, lease %.0f s, rate share %.2f, jobs %s, database %s, spool %s",
                  self.ctx.holder, self.ctx.config.lease_seconds, self.ctx.config.rate_share,
-                 ",".join(self.ctx.config.jobs), self.ctx.settings.safe_database_url, self.ctx.spool.dir)
+                 ",".join(j.name for j in selected_jobs(self.ctx.config)), self.ctx.settings.safe_database_url,
+                 self.ctx.spool.dir)
         waiting = self.ctx.spool.files()
         if waiting:
             log.warning("spool %s holds %d files (%d rows) from before: loading them when the database answers",
@@ -190,11 +179,9 @@ def run_once(ctx: Context, wait_s: float | None = None) -> int:
     try:
         now = time.time()
         minute = int(now // 60) * 60_000
-        for name in ALL_JOBS:
-            if name not in ctx.config.jobs:
-                continue
+        for job in selected_jobs(ctx.config):
             ctx.lease.tick()
-            result = run_job(ctx, name, minute)
+            result = run_job(ctx, job.name, minute)
             if result is None or getattr(result, "outcome_override", "ok") != "ok":
                 status = EXIT_PARTIAL
         ctx.lease.tick()

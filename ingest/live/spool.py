@@ -53,7 +53,7 @@ from psycopg.types.json import Jsonb
 
 from ingest.storage.load import load_validated
 from ingest.storage.sqlfiles import query
-from ingest.storage.tables import DATA_TABLES, TS, TableSpec
+from ingest.storage.tables import TS, TableSpec
 from ingest.storage.validate import Rejected, Validated, within_limits
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,10 @@ MAX_LOAD_ATTEMPTS = 3
 # this much slack for the difference between the collector's clock and the database's
 QUARANTINE_SLACK_S = 3600.0
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in DATA_TABLES}
+def _tables() -> dict[str, TableSpec]:
+    from ingest import datasets
+
+    return {t.name: t for t in datasets.data_tables() if t.hypertable}
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,9 @@ def encode(spec: TableSpec, validated: Validated, *, minute_ms: int, dataset: st
 def decode(data: bytes) -> tuple[TableSpec, Validated, datetime]:
     """The table, the rows and rejects, and when the file was written; ValueError if it is not ours."""
     doc = orjson.loads(gzip.decompress(data))
-    if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION or doc.get("table") not in TABLES:
+    if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION or doc.get("table") not in _tables():
         raise ValueError("not a spool file of this version")
-    spec = TABLES[doc["table"]]
+    spec = _tables()[doc["table"]]
     columns = doc.get("columns")
     if not isinstance(columns, list) or set(columns) - set(spec.column_names):
         raise ValueError(f"{spec.name} no longer has every column the file holds")

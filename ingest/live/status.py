@@ -14,16 +14,12 @@ from typing import Any
 
 import psycopg
 
+from ingest import datasets as registry
 from ingest.config import redact_dsn
 from ingest.live import lease as lease_mod
 from ingest.live import spool as spool_mod
 from ingest.storage.db import connect
 from ingest.storage.sqlfiles import query
-
-# series a running collector must produce; absent = stale
-EXPECTED = (("perpetuals_ohlcv", "BTC-PERPETUAL"), ("perpetuals_ohlcv", "ETH-PERPETUAL"),
-            ("options_greeks", "BTC options computed"), ("options_greeks", "ETH options computed"),
-            ("index_prices", "btc_usd/ticker"), ("index_prices", "eth_usd/ticker"))
 
 
 def parse_duration(text: str) -> float:
@@ -64,7 +60,12 @@ def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
             lease_name: str = lease_mod.DEFAULT_NAME, spool_dir=None) -> dict:
     with connect(url, autocommit=True) as conn:
         now = conn.execute("SELECT now()").fetchone()[0]
-        datasets = _rows(conn, query("status_datasets"))
+        datasets = []
+        for d in registry.all_datasets():
+            if d.freshness is not None:
+                for row in _rows(conn, query(d.freshness.query)):
+                    row["forward_only"] = d.forward_only
+                    datasets.append(row)
         gaps = _gaps_by_dataset(_rows(conn, query("recent_gaps"), {"days": gap_days, "limit": None}))
         jobs = _rows(conn, query("status_jobs"))
         lease_row = lease_mod.current(conn, lease_name)
@@ -83,11 +84,13 @@ def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
         d["stale"] = bool(d["checked"]) and (lag is None or lag > max_lag_s + d["cadence_s"])
         if d["stale"]:
             stale.append(f"{d['dataset']}/{d['grp']}")
-    for dataset, grp in EXPECTED:
-        if (dataset, grp) not in seen:
-            datasets.append({"dataset": dataset, "grp": grp, "last_ts": None, "lag_s": None, "rows_24h": 0,
-                             "cadence_s": 60, "checked": True, "stale": True})
-            stale.append(f"{dataset}/{grp} (no rows)")
+    for d in registry.all_datasets():
+        for grp in d.freshness.expected if d.freshness else ():
+            if (d.name, grp) not in seen:
+                datasets.append({"dataset": d.name, "grp": grp, "last_ts": None, "lag_s": None, "rows_24h": 0,
+                                 "cadence_s": 60, "checked": True, "forward_only": d.forward_only,
+                                 "stale": True})
+                stale.append(f"{d.name}/{grp} (no rows)")
     lease = None
     if lease_row:
         lease = {k: _jsonable(v) for k, v in lease_row.items() if k != "db_now"}
@@ -96,6 +99,10 @@ def collect(url: str, max_lag_s: float = 300.0, gap_days: float = 3.0,
         "now": now.isoformat(),
         "max_lag_s": max_lag_s,
         "datasets": datasets,
+        # what each dataset is and whether a collector outage costs it forever
+        "catalogue": [{"dataset": d.name, "description": d.description, "forward_only": d.forward_only,
+                       "backfill": d.backfill is not None, "live": d.live is not None}
+                      for d in registry.all_datasets()],
         "gaps": {"days": gap_days, "by_dataset": gaps,
                  "total": sum(g["gaps"] for g in gaps), "missing_minutes": sum(g["missing_minutes"] for g in gaps)},
         "leader": lease,
@@ -151,8 +158,15 @@ def render(report: dict) -> str:
     out.append(f"{'dataset':<18} {'group':<34} {'last':<26} {'lag':>7} {'rows 24h':>10}  state")
     for d in report["datasets"]:
         state = "STALE" if d["stale"] else ("ok" if d["checked"] else "sparse")
+        if d.get("forward_only") and d["stale"]:
+            state += " (forward-only: minutes missed now are lost for good)"
         out.append(f"{d['dataset']:<18} {d['grp']:<34} {str(d['last_ts'] or '-')[:25]:<26} "
                    f"{_fmt_lag(d['lag_s']):>7} {d['rows_24h']:>10}  {state}")
+    out.append("")
+    out.append("datasets  " + "  ".join(
+        f"{c['dataset']}{' (forward-only)' if c['forward_only'] else ''}" for c in report.get("catalogue", ())))
+    out.append("          forward-only: collected going forward only, never backfilled; an outage of the "
+               "collector costs them for good")
     g = report["gaps"]
     out.append("")
     out.append(f"open gaps (last {g['days']:g} days): {g['total']} gaps, {g['missing_minutes']} missing minutes")

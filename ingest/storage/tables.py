@@ -103,9 +103,7 @@ INSTRUMENTS = TableSpec(
     hypertable=False,
 )
 
-# the six market-data hypertables
-DATA_TABLES = (PERPETUALS_OHLCV, FUTURES_OHLCV, OPTIONS_OHLCV, OPTIONS_GREEKS, FUNDING_RATES, INDEX_PRICES)
-LOADED_TABLES = DATA_TABLES + (INSTRUMENTS,)
+# Which tables the datasets write: each dataset declares its own (ingest.datasets.data_tables()).
 BOOKKEEPING_TABLES = ("backfill_checkpoints", "quarantine", "job_heartbeats", "leader_lease",
                       "cagg_refresh_pending")
 
