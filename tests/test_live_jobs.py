@@ -234,3 +234,24 @@ def test_forward_only_rows_go_to_the_spool_when_the_database_does_not_answer(mig
     assert db.execute("SELECT count(*) FROM index_prices WHERE source = 'ticker'").fetchone()[0] == spooled["index"]
     assert db.execute("SELECT count(*) FROM options_greeks WHERE source = 'computed'"
                       ).fetchone()[0] == spooled["chain"]
+
+
+def test_a_full_spool_loses_rows_loudly(sim, tmp_path):
+    """The database away and the spool full: the run is an 'error' that says rows were lost, and the
+    spool records what it refused (ingest status shows it)."""
+    from ingest.live.spool import summary
+
+    settings = Settings(database_url="postgresql://u@127.0.0.1:1/x", api_url=sim.api_url,
+                        history_url=sim.history_url, spool_dir=tmp_path / "spool")
+    away = Context(settings, LiveConfig(lease_seconds=10, db_timeout=2, spool_max_bytes=2000))
+    try:
+        first = run_job(away, "index", require_leader=False)  # a few hundred bytes: it fits
+        chain = run_job(away, "chain", require_leader=False)  # ~20 kB: it does not
+    finally:
+        away.close()
+    assert first.outcome_override == "partial" and first.spooled == 2
+    assert chain.outcome_override == "error" and chain.lost > 500 and chain.spooled == 0
+    assert chain.error.startswith(f"{chain.lost} rows LOST")
+    s = summary(tmp_path / "spool")
+    assert s["files"] == 1 and s["dropped"]["rows"] == chain.lost
+    assert s["dropped"]["by_dataset"] == {"chain": chain.lost}
