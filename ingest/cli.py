@@ -14,13 +14,6 @@ import click
 from ingest import __version__
 
 
-class NotImplementedYet(click.ClickException):
-    exit_code = 3
-
-    def __init__(self, what: str):
-        super().__init__(f"`ingest {what}` is not implemented yet; see the open issues in the README.")
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="deribit-ingest")
 def cli() -> None:
@@ -256,18 +249,6 @@ def _run_db(fn, settings):
         raise database_failure(exc, settings.database_url) from None
 
 
-# --- commands that later work fills -------------------------------------------------------------
-
-def _not_yet(name: str, help_text: str):
-    @click.command(name, help=help_text + "\n\nNot implemented yet: exits with status 3.",
-                   context_settings={"ignore_unknown_options": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args) -> None:
-        raise NotImplementedYet(name)
-
-    return command
-
-
 def main() -> None:
     try:
         cli(prog_name="ingest")
@@ -284,33 +265,22 @@ def main() -> None:
         sys.exit(1)
 
 
-def _register_optional() -> None:
-    """Commands owned by other modules; a placeholder says so until the module exists."""
-    optional = [
-        ("ingest.sim.cli", "sim", cli, "sim", "Run the simulated Deribit exchange."),
-        ("ingest.backfill.cli", "backfill", cli, "backfill",
-         "Backfill history: perpetuals|futures|options|funding|index|all."),
-        ("ingest.live.cli", "run", cli, "run", "Live collection every minute (long-lived scheduler)."),
-        ("ingest.live.status_cli", "status", cli, "status", "Freshness, gaps, jobs and storage per dataset."),
-        ("ingest.check_api", "check_api_command", cli, "check-api",
-         "Check the exchange's answers against what the parsers expect."),
-        ("ingest.report.cli", "report", cli, "report", "Write an HTML report of coverage, gaps and analytics."),
-        ("ingest.storage.policies", "apply_policies_command", db, "apply-policies",
-         "Re-apply compression and retention policies from the storage settings."),
-        ("ingest.backup_cli", "backup_command", db, "backup", "Back up the database (pg_dump -Fc)."),
-        ("ingest.backup_cli", "restore_command", db, "restore", "Restore a backup into an empty database."),
-    ]
+def _register_subcommands() -> None:
+    """Commands defined in their own modules, imported lazily so that `ingest --help` stays fast."""
     import importlib
 
-    for module, attr, group, name, help_text in optional:
-        try:
-            command = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            # only "this module does not exist yet"; an import error inside it must surface
-            if exc.name is None or not module.startswith(exc.name):
-                raise
-            command = _not_yet(name, help_text)
-        group.add_command(command, name)
+    for module, attr, group, name in (
+        ("ingest.sim.cli", "sim", cli, "sim"),
+        ("ingest.backfill.cli", "backfill", cli, "backfill"),
+        ("ingest.live.cli", "run", cli, "run"),
+        ("ingest.live.status_cli", "status", cli, "status"),
+        ("ingest.check_api", "check_api_command", cli, "check-api"),
+        ("ingest.report.cli", "report", cli, "report"),
+        ("ingest.storage.policies", "apply_policies_command", db, "apply-policies"),
+        ("ingest.backup_cli", "backup_command", db, "backup"),
+        ("ingest.backup_cli", "restore_command", db, "restore"),
+    ):
+        group.add_command(getattr(importlib.import_module(module), attr), name)
 
 
-_register_optional()
+_register_subcommands()

@@ -8,7 +8,7 @@ normalisation) are ingest/storage/dsn.py's; `redact_dsn` and `error_line` are re
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.storage.dsn import DsnError, error_line, normalize_dsn, redact_dsn
@@ -70,7 +70,6 @@ class Settings:
     log_backups: int = 5
     # where `ingest run` keeps forward-only rows while the database does not answer (ingest/live/spool.py)
     spool_dir: Path = Path(".data/spool")
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ingest.deribit.calendar import to_ms
 from ingest.storage.sqlfiles import query
 from ingest.storage.validate import ms_to_datetime
-
-
-def _ms(dt) -> int:
-    return int(dt.timestamp() * 1000)
 
 
 @dataclass
@@ -31,7 +28,7 @@ class DoneIndex:
     def load(cls, conn: psycopg.Connection, dataset: str) -> "DoneIndex":
         done: dict[str, dict[int, tuple[int, int]]] = {}
         for name, start, end, rows in conn.execute(query("backfill_done_windows"), {"dataset": dataset}):
-            done.setdefault(name, {})[_ms(start)] = (_ms(end), rows)
+            done.setdefault(name, {})[to_ms(start)] = (to_ms(end), rows)
         return cls(done)
 
     def contains(self, instrument: str, start_ms: int, end_ms: int, grid_start_ms: int | None = None

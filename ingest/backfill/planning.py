@@ -83,7 +83,7 @@ class Context:
 
     def currencies(self) -> tuple[str, ...]:
         if self.instruments:
-            return tuple(dict.fromkeys(n.split("-")[0].split("_")[0] for n in self.instruments))
+            return tuple(dict.fromkeys(cal.base_currency_of(n) for n in self.instruments))
         return CURRENCIES
 
     def listing(self, currency: str, kind: str, expired: bool) -> list[dict]:

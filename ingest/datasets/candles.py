@@ -7,7 +7,6 @@ any catch-up after downtime) alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 import psycopg
@@ -19,10 +18,6 @@ from ingest.storage.tables import OPTIONS_OHLCV, TableSpec
 from ingest.storage.validate import CandleColumns, Rejected, Validated, chart_candle_columns, chart_candles
 
 
-def floor_minute(ms: int) -> int:
-    return ms - ms % MINUTE_MS
-
-
 def windows(start_ms: int, end_ms: int, per_call: int = MAX_CANDLES_PER_CALL,
             step_ms: int = MINUTE_MS) -> Iterator[tuple[int, int]]:
     """Inclusive [first, last] minute windows covering [start_ms, end_ms], each ≤ per_call candles."""
@@ -32,14 +27,6 @@ def windows(start_ms: int, end_ms: int, per_call: int = MAX_CANDLES_PER_CALL,
         window_end = min(last, first + (per_call - 1) * step_ms)
         yield first, window_end
         first = window_end + step_ms
-
-
-@dataclass
-class WindowResult:
-    fetched: int  # candles in the validated payload
-    loaded: int  # rows inserted or changed
-    quarantined: int
-    host: str
 
 
 class CandleFetcher:

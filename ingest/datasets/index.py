@@ -22,8 +22,6 @@ Public API:
     from_funding(index_name, funding_validated)   -> Validated index rows, source 'funding'
     fetch_delivery_prices(client, index_name, offset=0, count=1000) -> raw result (one call)
     delivery_rows(index_name, result, start_ms=None, end_ms=None)  -> Validated, source 'delivery'
-    iter_delivery_pages(client, index_name, since_ms=0) -> iterator of raw results, newest first,
-                                                    stopping once a page reaches before since_ms
     trades_rows(index_name, trades, start_ms=None, end_ms=None)    -> Validated, source 'trades'
     ticker(client, index_name, ts_ms=None)        -> Validated with one row, source 'ticker'
     load(conn, validated)                         -> (rows inserted or changed, rows quarantined)
@@ -44,6 +42,7 @@ from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.engine import Fetched, Part, Window
 from ingest.backfill.planning import EARLIEST_MS, Context, grid_windows
 from ingest.datasets.base import Backfill, Dataset, Freshness, Live
+from ingest.deribit.calendar import base_currency_of
 from ingest.deribit.client import DeribitClient
 from ingest.deribit.quirks import (
     DAY_MS,
@@ -73,7 +72,7 @@ DELIVERY_HOUR_MS = 8 * HOUR_MS
 
 def index_name_for(name: str) -> str:
     """'btc_usd' for 'BTC', 'BTC-PERPETUAL', 'BTC-27DEC24', 'BTC_USDC-PERPETUAL' (the coin's USD index)."""
-    coin = name.split("-")[0].split("_")[0].upper()
+    coin = base_currency_of(name)
     return INDEX_NAMES.get(coin, f"{coin.lower()}_usd")
 
 
@@ -134,33 +133,6 @@ def delivery_rows(index_name: str, result: Any, start_ms: int | None = None, end
             continue
         out.rows.append((ms_to_datetime(ts), index_name, item["delivery_price"], "delivery"))
     return out
-
-
-def oldest_delivery_ms(result: Any) -> int | None:
-    """The 08:00 UTC instant of the oldest record of a get_delivery_prices page (None if empty)."""
-    data = result.get("data") if isinstance(result, dict) else None
-    stamps = [_date_ms(d.get("date")) for d in data or [] if isinstance(d, dict)]
-    stamps = [s for s in stamps if s is not None]
-    return min(stamps) if stamps else None
-
-
-def iter_delivery_pages(client: DeribitClient, index_name: str, since_ms: int = 0,
-                        count: int = MAX_DELIVERY_PRICES_PER_CALL) -> Iterator[Any]:
-    """Pages of get_delivery_prices, newest first, until a page is empty, short, or reaches since_ms."""
-    offset = 0
-    while True:
-        result = fetch_delivery_prices(client, index_name, offset, count)
-        yield result
-        data = result.get("data") if isinstance(result, dict) else None
-        if not data or len(data) < count:
-            return
-        oldest = oldest_delivery_ms(result)
-        if oldest is not None and oldest <= since_ms:
-            return
-        total = result.get("records_total") if isinstance(result, dict) else None
-        offset += len(data)
-        if isinstance(total, int) and offset >= total:
-            return
 
 
 def trades_rows(index_name: str, trades: Iterable[Any], start_ms: int | None = None,
@@ -258,7 +230,7 @@ def trades_windows(ctx: Context, done: DoneIndex, counter=None) -> Iterator[Wind
     hi = ctx.last_minute_ms
     lo = ctx.since_ms if ctx.since_ms is not None else hi - DEFAULT_TRADES_DAYS * DAY_MS
     for index_name in index_names(ctx):
-        currency = index_name.split("_")[0].upper()
+        currency = base_currency_of(index_name)
         for s, e, g in grid_windows(lo, hi, DAY_MS, MINUTE_MS):
             e_ms = e + MINUTE_MS - 1  # the whole last minute
             hit = done.contains(index_name, s, e_ms, g)
@@ -320,7 +292,7 @@ def live(ctx, client, minute_ms: int) -> JobResult:
     r = JobResult(expected=True)
     parts = []
     for currency in ctx.config.currencies:
-        name = INDEX_NAMES.get(currency, f"{currency.lower()}_usd")
+        name = index_name_for(currency)
         try:
             parts.append(fetch_clean(lambda name=name: ticker(client, name, ts_ms=minute_ms)))
         except API_ERRORS as exc:

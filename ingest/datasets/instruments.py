@@ -16,8 +16,8 @@ from typing import Any, Iterable
 import psycopg
 
 from ingest.datasets.base import Dataset, Live
+from ingest.deribit.calendar import PERPETUAL_EXPIRATION_MS
 from ingest.deribit.client import DeribitClient
-from ingest.deribit.quirks import PERPETUAL_EXPIRATION_MS
 from ingest.live.jobs import JobResult, isolated
 from ingest.storage.load import load_validated
 from ingest.storage.sqlfiles import query

@@ -13,6 +13,7 @@ from ingest.backfill.planning import PROBE_ERRORS, Context, Target, candle_windo
 from ingest.datasets import chain as options_chain
 from ingest.datasets.base import Backfill, Dataset, Freshness, Live
 from ingest.deribit import calendar as cal
+from ingest.deribit.calendar import to_ms
 from ingest.deribit.quirks import HOUR_MS, MINUTE_MS
 from ingest.live.jobs import API_ERRORS, JobResult, fetch_range, isolated, last_closed_minute
 from ingest.storage.sqlfiles import query
@@ -75,7 +76,7 @@ def live(ctx, client, minute_ms: int) -> JobResult:
             last = conn.execute(query("live_last_option_candle")).fetchone()[0]
         # after a restart: from the last stored option candle (at most 6 h back, at least 2 minutes)
         recent = end + 1 - 2 * MINUTE_MS
-        cursor = max(min(_ms(last) + MINUTE_MS if last else recent, recent), end + 1 - 6 * HOUR_MS)
+        cursor = max(min(to_ms(last) + MINUTE_MS if last else recent, recent), end + 1 - 6 * HOUR_MS)
     cursor = max(cursor, end + 1 - 23 * HOUR_MS)  # www serves 24 h of trades by currency
     if cursor > end:
         return r
@@ -98,9 +99,6 @@ def live(ctx, client, minute_ms: int) -> JobResult:
     r.detail = f"traded={len(traded)}"
     return r
 
-
-def _ms(dt) -> int:
-    return int(dt.timestamp() * 1000)
 
 
 BACKFILL_HELP = """1-minute candles of active and recently expired

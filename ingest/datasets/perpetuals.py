@@ -24,7 +24,7 @@ PERPETUAL_LISTING_MS = {"BTC-PERPETUAL": cal.to_ms(datetime(2018, 8, 13, tzinfo=
 def perpetual_targets(ctx: Context) -> list[Target]:
     names = [n for n in ctx.instruments if n.endswith("-PERPETUAL")] if ctx.instruments else list(PERPETUALS)
     listed = {}
-    for cur in dict.fromkeys(n.split("-")[0].split("_")[0] for n in names):
+    for cur in dict.fromkeys(cal.base_currency_of(n) for n in names):
         for item in ctx.listing(cur, "future", False):
             listed[item.get("instrument_name")] = item
     out = []

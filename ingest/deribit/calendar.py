@@ -40,6 +40,7 @@ from decimal import Decimal
 
 __all__ = [
     "EXPIRY_HOUR",
+    "base_currency_of",
     "PERPETUAL_EXPIRATION_MS",
     "MONTHS",
     "InstrumentName",
@@ -83,6 +84,11 @@ _CURRENCY_RE = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)?$")
 def to_ms(dt: date | datetime) -> int:
     """Milliseconds since the epoch of a datetime (naive = UTC) or of a date's UTC midnight."""
     return int(round(_as_utc(dt).timestamp() * 1000))
+
+
+def base_currency_of(name: str) -> str:
+    """'BTC' of 'BTC', 'BTC-PERPETUAL', 'BTC-27DEC24', 'BTC_USDC-PERPETUAL', 'btc_usd' (no check)."""
+    return name.split("-")[0].split("_")[0].upper()
 
 
 def from_ms(ms: int) -> datetime:

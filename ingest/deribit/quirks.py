@@ -8,8 +8,6 @@ FUNDING_ROWS_PER_CALL = 744
 MAX_TRADES_PER_CALL = 1_000
 # get_delivery_prices: count ≤ 1000
 MAX_DELIVERY_PRICES_PER_CALL = 1_000
-# a perpetual's expiration_timestamp: 3000-01-01T00:00:00Z
-PERPETUAL_EXPIRATION_MS = 32_503_708_800_000
 # the lower bound of chart data may be exclusive: ask from start - 1 ms and de-duplicate
 CHART_LOWER_BOUND_SLACK_MS = 1
 # get_funding_rate_history does not return the row at start_timestamp (the docs' example asks

@@ -87,7 +87,6 @@ class Context:
         self.state: dict[str, Any] = {}
         self.spool = Spool(settings.spool_dir, config.spool_max_bytes, holder=self.lease.holder)
         self.stop = threading.Event()
-        self.lock = threading.Lock()
 
     @property
     def holder(self) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ingest.datasets import candles as candles_mod
+from ingest.deribit.calendar import to_ms
 from ingest.deribit.client import DeribitError, RequestFailed
 from ingest.deribit.quirks import MINUTE_MS
 from ingest.live.writes import connection_problem, load_or_isolate, short_error
@@ -99,9 +100,6 @@ class JobResult:
         # rows the load itself quarantined (out of a column's range, refused by the database)
         self.stored += max(0, offered - max(0, quarantined - len(validated.rejected)))
 
-
-def _ms(dt) -> int:
-    return int(dt.timestamp() * 1000)
 
 
 def last_closed_minute(now_ms: int) -> int:
@@ -178,7 +176,7 @@ def candle_targets(ctx) -> list[tuple[str, bool, int | None, int | None]]:
     with ctx.connect() as conn:
         rows = conn.execute(query("live_candle_instruments"), {
             "currencies": list(ctx.config.currencies), "grace_hours": 6, "horizon_s": horizon_s}).fetchall()
-    out = [(name, perp, _ms(exp) if exp else None, _ms(last) if last else None)
+    out = [(name, perp, to_ms(exp) if exp else None, to_ms(last) if last else None)
            for name, perp, exp, last in rows]
     if not any(perp for _, perp, _, _ in out):  # instruments not synced yet: the perpetuals at least
         out = [(f"{c}-PERPETUAL", True, None, None) for c in ctx.config.currencies] + out

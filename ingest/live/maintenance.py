@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from ingest.deribit.calendar import to_ms
 from ingest.deribit.quirks import MINUTE_MS
 from ingest.live.jobs import JobResult, JobSpec, fetch_range, isolated
 from ingest.storage import analytics, caggs
@@ -21,9 +22,6 @@ from ingest.storage.tables import FUTURES_OHLCV, PERPETUALS_OHLCV
 # arrived late (spool flush, gap repair) is folded in
 ANALYTICS_LOOKBACK = timedelta(minutes=15)
 
-
-def _ms(dt) -> int:
-    return int(dt.timestamp() * 1000)
 
 
 def gap_repair(ctx, client, minute_ms: int) -> JobResult:
@@ -36,7 +34,7 @@ def gap_repair(ctx, client, minute_ms: int) -> JobResult:
     tried = ctx.state.setdefault("gap_attempts", {})
     done = 0
     for dataset, name, gap_start, gap_end, _missing in gaps:
-        key = (name, _ms(gap_start), _ms(gap_end))
+        key = (name, to_ms(gap_start), to_ms(gap_end))
         if tried.get(key, 0) >= 3 or done >= ctx.config.gap_max_per_run or ctx.stop.is_set():
             continue
         tried[key] = tried.get(key, 0) + 1

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from itertools import repeat
 from typing import Any
 
 import numpy as np
 import orjson
 
+from ingest.deribit.calendar import from_ms as ms_to_datetime
 from ingest.deribit.quirks import MINUTE_MS
 from ingest.storage.tables import PERPETUALS_OHLCV, TableSpec
 
@@ -56,10 +57,6 @@ class BrokenAnswer(Exception):
 class Validated:
     rows: list[tuple] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 def is_number(value: Any) -> bool:
