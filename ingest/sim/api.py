@@ -64,6 +64,12 @@ EXPIRED_OPEN_MS = 10 * MIN_MS
 SUMMARY_COIN_QUOTE_FROM_MS = 1_640_995_200_000  # 2022-01-01 (the switch date is not known)
 # trades' starbase_match_id: 2**62 + instrument_id * 2**32 + trade_seq (unique, above 2**53, below 2**63)
 STARBASE_MATCH_BASE = 2 ** 62
+# Real trades flag liquidations (`liquidation`: "M" the maker's side was liquidated, "T" the taker's, "MT"
+# both) and block trades (`block_trade_id`, `block_trade_leg_count`). A deterministic share of trades,
+# drawn from (instrument id, trade_seq), carries them: liquidations among futures and perpetuals, block
+# trades (single-leg) mostly among options. Per 10,000 trades:
+LIQUIDATIONS_PER_10K = 50
+BLOCK_TRADES_PER_10K = {"option": 100, "future": 20}
 
 
 class RpcError(Exception):
@@ -592,18 +598,16 @@ class Exchange:
     def _trade_dicts(self, inst: Instrument, t: dict) -> list[dict]:
         prefix = "" if inst.currency == "BTC" else inst.currency + "-"
         out = []
-        prev = None
         iid = inst.instrument_id
         is_opt = inst.kind == "option"
         ivs = t.get("iv")
+        ticks = t["tick"]
         for k in range(len(t["ts"])):
             price = float(t["price"][k])
             seq = int(t["seq"][k])
-            tick_dir = 0 if prev is None or price > prev else (2 if price < prev else 1)
-            prev = price
             ts = int(t["ts"][k])
             d = {"trade_seq": seq, "trade_id": f"{prefix}{iid}{seq:09d}", "timestamp": ts,
-                 "tick_direction": tick_dir, "price": price,
+                 "tick_direction": int(ticks[k]), "price": price,
                  "mark_price": round(float(t["mark"][k]), 8 if is_opt else 4),
                  "instrument_name": inst.name, "index_price": round(float(t["index"][k]), 2),
                  "direction": "buy" if t["direction"][k] > 0 else "sell", "amount": float(t["amount"][k]),
@@ -613,6 +617,12 @@ class Exchange:
                  "starbase_timestamp": ts * 1_000_000 + (seq * 7919) % 1_000_000}
             if is_opt:
                 d["iv"] = float(ivs[k])
+            draw = (seq * 2654435761 + iid * 40503) % 10_000
+            if not is_opt and draw < LIQUIDATIONS_PER_10K:
+                d["liquidation"] = ("M", "T", "MT")[draw % 3]
+            if draw >= 10_000 - BLOCK_TRADES_PER_10K[inst.kind]:
+                d["block_trade_id"] = f"{iid}{seq:09d}"
+                d["block_trade_leg_count"] = 1
             out.append(d)
         return out
 

@@ -948,6 +948,27 @@ class Market:
         self._trades.put(key, out, _nbytes(out))
         return out
 
+    def day_ticks(self, inst: Instrument, day: int) -> np.ndarray:
+        """tick_direction of the day's trades (int8): 0 plus tick (above the instrument's previous trade),
+        2 minus tick (below), for an unchanged price 1 zero-plus / 3 zero-minus by the last change of the
+        day (a day's first unchanged prices count as zero-plus). The first trade compares with the last
+        trade before the day (the listing price before the first ever). A property of the trade, not of
+        the request that returns it; kept with the day's trades."""
+        t = self.day_trades(inst, day)
+        ticks = t.get("tick")
+        if ticks is None:
+            p = t["price"]
+            if len(p):
+                step = np.sign(np.diff(np.concatenate(([self._last_close_before(inst, day)], p))))
+                moved = np.where(step != 0, np.arange(len(step)), -1)
+                np.maximum.accumulate(moved, out=moved)
+                last = np.where(moved >= 0, step[np.maximum(moved, 0)], 1)
+                ticks = np.where(step > 0, 0, np.where(step < 0, 2, np.where(last > 0, 1, 3))).astype(np.int8)
+            else:
+                ticks = np.empty(0, dtype=np.int8)
+            t["tick"] = ticks
+        return ticks
+
     def _last_close_before(self, inst: Instrument, day: int) -> float:
         """Close carried into ``day``: last trade price before it, or the listing fair value."""
         d = day - 1
@@ -1207,7 +1228,7 @@ class Market:
         With ``count``, stops after ``count + 1`` trades from the oldest (or newest) end."""
         lo = max(start_ms, inst.creation_ms, T0_MS)
         hi = min(end_ms, now_ms, inst.expiration_ms - 1)
-        keys = ("ts", "price", "amount", "direction", "mark", "index", "seq")
+        keys = ("ts", "price", "amount", "direction", "mark", "index", "seq", "tick")
         keys += ("iv",) if inst.kind == "option" else ()
         acc = {k: [] for k in keys}
         if hi >= lo:
@@ -1225,6 +1246,8 @@ class Market:
                 for k in keys:
                     if k == "seq":
                         acc[k].append(base + 1 + np.arange(a, b, dtype=np.int64))
+                    elif k == "tick":
+                        acc[k].append(self.day_ticks(inst, d)[a:b])
                     elif k in ("mark", "index") and k not in t:
                         pos = (ts[a:b] - day_start(d)) / MIN_MS
                         path = self._fair_path(inst, d) if k == "mark" else self._day_paths(inst.currency, d)["index"]
