@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.datasets.base import Dataset, Freshness, Live
 from ingest.deribit.quirks import HOUR_MS
 from ingest.storage.tables import TS, TableSpec
 from ingest.storage.validate import Rejected, Validated, finite_number, json_safe, ms_to_datetime
@@ -112,3 +113,15 @@ def live_job(ctx, client, minute_ms: int):
         r.stored += offered - len(v.rows)
     r.detail = f"new_points={new}"
     return r
+
+
+DATASET = Dataset(
+    name=NAME,
+    description="hourly historical (realised) volatility of BTC and ETH; forward-only: the exchange keeps "
+                "about 16 days",
+    tables=(HISTORICAL_VOLATILITY,),
+    order=58,
+    forward_only=True,
+    live=Live(job=live_job, schedule={"minute": 2, "second": 35}, on_takeover=True, spool=True),
+    freshness=Freshness(query="freshness_historical_volatility"),
+)

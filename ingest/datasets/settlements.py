@@ -27,10 +27,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import click
 from psycopg.types.json import Jsonb
 
 from ingest.backfill.engine import Fetched, Part, Window
 from ingest.backfill.planning import EARLIEST_MS
+from ingest.datasets.base import Backfill, Dataset, Freshness, Live
 from ingest.deribit.quirks import CURRENCIES, DAY_MS, HOUR_MS
 from ingest.storage.tables import TS, TableSpec
 from ingest.storage.validate import BrokenAnswer, Rejected, Validated, finite_number, json_safe, ms_to_datetime
@@ -188,3 +190,29 @@ def live_job(ctx, client, minute_ms: int):
             r.loaded(v, n, q)
         isolated(r, f"{currency} settlements", one)
     return r
+
+
+# --------------------------------------------------------------------------- declaration
+
+CURRENCY_OPTION = click.option(
+    "--currency", "currency", multiple=True, type=click.Choice(CURRENCIES),
+    help="Currencies (repeatable); default BTC and ETH.")
+
+BACKFILL_HELP = """Settlement, delivery and bankruptcy events of BTC
+    and ETH, every field, from now back to the start of the history (or --since), 30 days a window.
+
+    \b
+    Example:
+        ingest backfill settlements
+        ingest backfill settlements --currency ETH --since 2024-01-01
+    """
+
+DATASET = Dataset(
+    name=NAME,
+    description="settlement, delivery and bankruptcy events, every field of the payload",
+    tables=(SETTLEMENTS,),
+    order=57,
+    backfill=Backfill(plan=plan, checkpoints=(NAME,), help=BACKFILL_HELP, options=(CURRENCY_OPTION,)),
+    live=Live(job=live_job, schedule={"minute": 10, "second": 50}),
+    freshness=Freshness(query="freshness_settlements"),
+)

@@ -46,10 +46,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import click
 import numpy as np
 
 from ingest.backfill.engine import Fetched, Part, Window
 from ingest.backfill.planning import EARLIEST_MS, grid_windows
+from ingest.datasets.base import Backfill, Dataset, Freshness, Live
 from ingest.deribit import calendar as cal
 from ingest.deribit.quirks import CURRENCIES, DAY_MS, MAX_TRADES_PER_CALL, MINUTE_MS
 from ingest.storage.tables import AMOUNT, OPTIONS_OHLCV, PRICE, TS, TableSpec
@@ -582,3 +584,33 @@ def live_job(ctx, client, minute_ms: int):
 
 
 # --------------------------------------------------------------------------- declaration
+
+KIND_OPTION = click.option(
+    "--kind", "kind", multiple=True, type=click.Choice(KINDS),
+    help="Kinds of instrument (repeatable): option (default), future (dated), perpetual. Futures and "
+         "perpetuals are hundreds of millions of trades since 2018 (see --dry-run).")
+CURRENCY_OPTION = click.option(
+    "--currency", "currency", multiple=True, type=click.Choice(CURRENCIES),
+    help="Currencies (repeatable); default BTC and ETH.")
+
+BACKFILL_HELP = """Every trade (the history host's tape) of BTC and ETH
+    options, and of dated futures and perpetuals with --kind, by currency and UTC day; the candles of
+    the options (options_ohlcv, traded minutes only) are built from them. Default range: since 2018
+    (--since to narrow it); days already done are skipped.
+
+    \b
+    Example:
+        ingest backfill trades --since 2024-05-01 --until 2024-05-31
+        ingest backfill trades --kind future --kind perpetual --currency BTC --since 2024-06-01 --dry-run
+    """
+
+DATASET = Dataset(
+    name=NAME,
+    description="the trade tape of options, dated futures and perpetuals (and option candles built from it)",
+    tables=(TRADES, OPTIONS_OHLCV),
+    order=60,
+    backfill=Backfill(plan=plan, checkpoints=(NAME,), in_all=False, help=BACKFILL_HELP,
+                      options=(KIND_OPTION, CURRENCY_OPTION)),
+    live=Live(job=live_job, schedule={"second": 12}, on_takeover=True),
+    freshness=Freshness(query="freshness_trades"),
+)

@@ -23,8 +23,11 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+import click
+
 from ingest.backfill.engine import Fetched, Part, Window
 from ingest.backfill.planning import grid_windows
+from ingest.datasets.base import Backfill, Dataset, Freshness, Live
 from ingest.deribit import calendar as cal
 from ingest.deribit.quirks import CURRENCIES, DAY_MS, MINUTE_MS
 from ingest.storage.tables import TS, TableSpec
@@ -157,3 +160,29 @@ def live_job(ctx, client, minute_ms: int):
             r.loaded(v, n, q)
         isolated(r, f"{currency} DVOL", one)
     return r
+
+
+# --------------------------------------------------------------------------- declaration
+
+CURRENCY_OPTION = click.option(
+    "--currency", "currency", multiple=True, type=click.Choice(CURRENCIES),
+    help="Currencies (repeatable); default BTC and ETH.")
+
+BACKFILL_HELP = """DVOL, Deribit's volatility index of BTC and ETH:
+    1-minute OHLC since its launch (2021-03-24), in windows of 1,000 minutes (one request each).
+
+    \b
+    Example:
+        ingest backfill dvol
+        ingest backfill dvol --currency BTC --since 2024-01-01 --dry-run
+    """
+
+DATASET = Dataset(
+    name=NAME,
+    description="DVOL, the 30-day implied volatility index of BTC and ETH (1-minute OHLC; hourly, daily)",
+    tables=(DVOL,),
+    order=55,
+    backfill=Backfill(plan=plan, checkpoints=(NAME,), help=BACKFILL_HELP, options=(CURRENCY_OPTION,)),
+    live=Live(job=live_job, schedule={"second": 25}, on_takeover=True),
+    freshness=Freshness(query="freshness_dvol"),
+)
