@@ -8,7 +8,7 @@ normalisation) are ingest/storage/dsn.py's; `redact_dsn` and `error_line` are re
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.storage.dsn import DsnError, error_line, normalize_dsn, redact_dsn
@@ -54,6 +54,23 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _env_heartbeat_url(name: str) -> str | None:
+    """An http(s) URL or unset; the value is never echoed (a ping key is a secret)."""
+    raw = _env(name, "").strip()
+    if not raw:
+        return None
+    if not raw.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL")
+    return raw
+
+
+def _env_port(name: str, default: int) -> int:
+    port = _env_int(name, default)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{name} must be a TCP port (1-65535, 0 = off), got {port}")
+    return port
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -70,6 +87,11 @@ class Settings:
     log_backups: int = 5
     # where `ingest run` keeps forward-only rows while the database does not answer (ingest/live/spool.py)
     spool_dir: Path = Path(".data/spool")
+    # `ingest run`: Healthchecks-style ping URL after every successful minute (`/fail` otherwise); it may
+    # hold a ping key, so it is never shown (repr=False; ingest/live/monitoring.py prints it redacted)
+    heartbeat_url: str | None = field(default=None, repr=False)
+    # `ingest run`: port of the Prometheus endpoint (0 = off; `--metrics-port`)
+    metrics_port: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,6 +109,8 @@ class Settings:
             log_max_bytes=_env_int("INGEST_LOG_MAX_BYTES", 10 * 1024 * 1024),
             log_backups=_env_int("INGEST_LOG_BACKUPS", 5),
             spool_dir=Path(_env("INGEST_SPOOL_DIR", ".data/spool")),
+            heartbeat_url=_env_heartbeat_url("INGEST_HEARTBEAT_URL"),
+            metrics_port=_env_port("INGEST_METRICS_PORT", 0),
         )
 
     @property

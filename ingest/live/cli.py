@@ -44,9 +44,14 @@ def _jobs(value: str | None) -> tuple[str, ...]:
                    "does not answer; when full, new rows are refused with a warning.")
 @click.option("--spool-flush-seconds", type=float, default=15.0, show_default=True,
               help="How long each minute's spool load (from :40) may run, so the live minute stays on time.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on this port (GET /metrics) [default: INGEST_METRICS_PORT, "
+                   "else 0 = off]. The heartbeat is INGEST_HEARTBEAT_URL's (docs/live.md, Monitoring).")
+@click.option("--metrics-addr", default="0.0.0.0", show_default=True,
+              help="Address the metrics endpoint listens on (127.0.0.1: this host only).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, sweep_minutes, currencies,
-        spool_max_mb, spool_flush_seconds, verbose) -> None:
+        spool_max_mb, spool_flush_seconds, metrics_port, metrics_addr, verbose) -> None:
     """Live collection: one leader, the whole chain every minute, self-healing.
 
     Candles of the perpetuals and active futures every minute (with catch-up after downtime), the
@@ -56,18 +61,21 @@ def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, s
     While the database does not answer, the leader keeps collecting what the exchange cannot serve
     again (chain snapshots, exchange greeks, the index) into a local spool (INGEST_SPOOL_DIR) and loads
     it when the database is back. SIGTERM/SIGINT finish the current writes, release the lease and
-    exit 0. See docs/live.md.
+    exit 0. With INGEST_HEARTBEAT_URL set, every successful minute pings it (Healthchecks.io style;
+    URL/fail with the reason when a job ended 'error' or the database is away); --metrics-port serves
+    Prometheus metrics. See docs/live.md.
 
     \b
     Example:
         ingest run                                   # long-lived, the leader or a standby
         ingest run --once --jobs perpetuals,index    # one cycle of two jobs, then exit
         DERIBIT_API_URL=http://127.0.0.1:8765/api/v2 ingest run --lease-seconds 15
+        INGEST_HEARTBEAT_URL=https://hc-ping.com/<uuid> ingest run --metrics-port 9108
     """
     import logging
 
     from ingest.config import Settings
-    from ingest.live import logsetup
+    from ingest.live import logsetup, monitoring
     from ingest.live.context import Context, LiveConfig
     from ingest.live.scheduler import Collector, run_once
 
@@ -97,6 +105,14 @@ def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, s
         ctx.close()
         raise click.ClickException(f"spool directory {settings.spool_dir} (INGEST_SPOOL_DIR) is not writable: "
                                    f"{exc.strerror or exc}") from None
-    if once:
-        sys.exit(run_once(ctx))
-    sys.exit(Collector(ctx).run())
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    try:
+        monitoring.start(ctx, list(config.jobs), port, metrics_addr)
+    except OSError as exc:
+        ctx.close()
+        raise click.ClickException(f"--metrics-port {port} on {metrics_addr}: {exc.strerror or exc}") from None
+    try:
+        status = run_once(ctx) if once else Collector(ctx).run()
+    finally:
+        monitoring.shutdown(ctx)  # the last ping's answer (a few seconds at most), the endpoint closed
+    sys.exit(status)

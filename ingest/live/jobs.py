@@ -29,6 +29,7 @@ from ingest.datasets import candles as candles_mod
 from ingest.deribit.calendar import to_ms
 from ingest.deribit.client import DeribitError, RequestFailed
 from ingest.deribit.quirks import MINUTE_MS
+from ingest.live import monitoring
 from ingest.live.writes import connection_problem, load_or_isolate, short_error
 from ingest.storage.sqlfiles import query
 from ingest.storage.tables import (
@@ -298,6 +299,7 @@ def run_job(ctx, name: str, minute_ms: int | None = None, *, require_leader: boo
     if not holding_over:
         heartbeat.finished(ctx.connect, name, ctx.holder, started_at=started, outcome=outcome,
                            rows=result.rows, requests=client.requests, duration_ms=duration_ms, error=error)
+    monitoring.job_finished(ctx, name, result, outcome, error, client.requests, duration_ms / 1000, holding_over)
     result.outcome_override = outcome  # type: ignore[attr-defined]
     return result
 
@@ -314,6 +316,7 @@ def flush_spool(ctx, budget_s: float | None = None):
         log.warning("spool flush: the database does not answer (%s); %d files wait",
                     short_error(exc), len(ctx.spool.files()))
         return None
+    monitoring.spool_loaded(ctx, res)
     if res.files or res.errors or res.refused:
         log.log(logging.ERROR if res.errors else logging.INFO,
                 "job=spool_flush files=%d rows=%d quarantined=%d left=%d duration_ms=%d%s%s", res.files,

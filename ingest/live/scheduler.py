@@ -35,6 +35,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from ingest.live import monitoring
 from ingest.live.context import Context
 from ingest.live.jobs import flush_spool, run_job, selected_jobs
 from ingest.live.writes import connection_problem, short_error
@@ -101,6 +102,7 @@ class Collector:
                                    args=(job.name,), id=job.name, name=job.name)
         self.scheduler.add_job(self._flush, CronTrigger(timezone=timezone.utc, **SPOOL_CRON), id="spool",
                                name="spool", executor="spool")
+        monitoring.schedule(self.ctx, self.scheduler)  # heartbeat at :58, lag refresh (if asked for)
 
     def request_stop(self, signum=None, frame=None) -> None:
         if self._stopping:
@@ -162,12 +164,14 @@ def run_once(ctx: Context, wait_s: float | None = None) -> int:
         if not connection_problem(exc):
             raise
         log.error("database unreachable: %s (%s)", ctx.settings.safe_database_url, short_error(exc))
+        monitoring.database_unreachable(ctx, short_error(exc))
         ctx.close()
         return EXIT_DB_UNREACHABLE
     deadline = time.monotonic() + (ctx.config.lease_seconds * 2 if wait_s is None else wait_s)
     while not ctx.lease.tick():
         if ctx.lease.reachable is False:  # lost the database between the check and the heartbeat
             log.error("database unreachable: %s", ctx.settings.safe_database_url)
+            monitoring.database_unreachable(ctx, "the lease heartbeat did not reach it")
             ctx.close()
             return EXIT_DB_UNREACHABLE
         if time.monotonic() >= deadline:
@@ -189,6 +193,7 @@ def run_once(ctx: Context, wait_s: float | None = None) -> int:
         if ctx.spool.files():
             log.warning("spool %s still holds %d files", ctx.spool.dir, len(ctx.spool.files()))
             status = EXIT_PARTIAL
+        monitoring.close_minute(ctx)  # the heartbeat judges this one cycle
     finally:
         ctx.lease.release()
         ctx.close()
