@@ -173,3 +173,19 @@ def test_live_job_stores_from_the_last_stored_minute(db, migrated_url, wall_sim)
             assert len(got) == (max(got) - min(got)) // MIN + 1  # no hole
     finally:
         ctx.close()
+
+
+def load_dvol_sample(db, market, start: int, end: int) -> None:
+    """The simulated DVOL of BTC and ETH for [start, end] straight into dvol, for the SQL tests."""
+    from ingest.storage.load import copy_upsert
+
+    class _Sim:  # truth() reads the market and the clock
+        def __init__(self):
+            self.market = market
+
+        def now_ms(self):
+            return end + MIN
+
+    rows = [(datetime.fromtimestamp(t / 1000, UTC), c, *v) for c in ("BTC", "ETH")
+            for t, v in truth(_Sim(), c, start, end).items()]
+    copy_upsert(db, dvol.DVOL, rows)

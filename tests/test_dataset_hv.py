@@ -127,3 +127,12 @@ def test_through_a_database_outage_the_answer_goes_to_the_spool_then_into_the_ta
     assert res.rows == 2 * HV_POINTS and not res.errors
     assert db.execute("SELECT count(DISTINCT currency), count(*) FROM historical_volatility").fetchone() == (
         2, 2 * HV_POINTS)
+
+
+def load_hv_sample(db, market, now_ms: int) -> None:
+    """What get_historical_volatility answers at now_ms (BTC and ETH) straight into the table."""
+    from ingest.storage.load import copy_upsert
+
+    for currency in ("BTC", "ETH"):
+        points = market.historical_volatility(currency, now_ms)
+        copy_upsert(db, hv.HISTORICAL_VOLATILITY, hv.validate(currency, [points[0], *points]).rows)

@@ -170,3 +170,22 @@ def test_live_job_stores_the_last_events(db, migrated_url):
             assert again.outcome_override == "ok" and again.rows == 0 and again.stored > 0
         finally:
             ctx.close()
+
+
+def load_settlements_sample(db, market, currency: str, first_day_ms: int, days: int) -> None:
+    """The simulated events of `days` days and their delivery prices (index_prices, source 'delivery')
+    straight into the tables, for the SQL tests."""
+    from datetime import datetime, timezone
+
+    from ingest.datasets import settlements
+    from ingest.storage.load import copy_upsert
+    from ingest.storage.tables import INDEX_PRICES
+
+    rows, index = [], []
+    for d in range(days):
+        ev = first_day_ms + d * DAY_MS + 8 * HOUR_MS
+        rows += [settlements.event_row(currency, rec)[0] for rec in market.settlement_records(currency, ev)]
+        index.append((datetime.fromtimestamp(ev / 1000, timezone.utc), f"{currency.lower()}_usd",
+                      market.delivery_price(currency, day_of(ev)), "delivery"))
+    copy_upsert(db, settlements.SETTLEMENTS, rows)
+    copy_upsert(db, INDEX_PRICES, index)

@@ -437,3 +437,25 @@ def test_the_simulators_tick_directions_and_flags_are_properties_of_the_trade(si
     assert set(ticks) == {0, 1, 2, 3}
     assert Counter(t.get("liquidation") for t in whole.values()).keys() == {None, "M", "T", "MT"}
     assert any("block_trade_id" in t for t in whole.values())
+
+
+# ----------------------------------------------------------------------------- a sample for other tests
+
+
+def load_trades_sample(db, market, currency: str, day_ms: int) -> int:
+    """A day of the simulated tape of every kind (and the option candles built from it) straight into
+    the tables, for the SQL tests (tests/test_sql_analyst_guide.py). Returns the trades loaded."""
+    from ingest.storage.load import copy_upsert
+    from ingest.storage.tables import OPTIONS_OHLCV
+
+    ex = Exchange(market)
+    rows = []
+    for inst in market.instruments_between(currency, None, day_ms, day_ms + DAY - 1):
+        t = market.trades(inst, day_ms, day_ms + DAY - 1, day_ms + 30 * DAY)
+        if len(t["ts"]):
+            rows += [trades.trade_row(currency, d, trades.KINDS)[0] for d in ex._trade_dicts(inst, t)]
+    batch = trades.TradeBatch(rows)
+    copy_upsert(db, trades.TRADES, batch.validated().rows)
+    candles = trades.option_candles(rows, day_ms, day_ms + DAY - MIN)
+    copy_upsert(db, OPTIONS_OHLCV, [r for c in candles for r in c.rows()])
+    return len(rows)

@@ -17,6 +17,10 @@ from ingest.storage.load import copy_upsert
 from ingest.storage.tables import FUNDING_RATES, FUTURES_OHLCV, OPTIONS_GREEKS, PERPETUALS_OHLCV
 
 from .conftest import wipe
+from .test_dataset_dvol import load_dvol_sample
+from .test_dataset_hv import load_hv_sample
+from .test_dataset_settlements import load_settlements_sample
+from .test_dataset_trades import load_trades_sample
 from .test_sql_basis import add_sim_instrument, sim_candles
 from .test_sql_support import add_instrument, refresh_all
 from .test_sql_vol_support import load_analytics_sample
@@ -143,6 +147,15 @@ def loaded(migrated_url):
                             )
                         )
         copy_upsert(db, OPTIONS_GREEKS, rows)
+        # the trade tape of a day, its settlements, DVOL (around the chain sample and the last two days),
+        # historical volatility now
+        day = cal.to_ms(datetime(2024, 10, 1, tzinfo=UTC))
+        load_trades_sample(db, market, "BTC", day)
+        load_settlements_sample(db, market, "BTC", day - 6 * 86_400_000, 7)
+        load_dvol_sample(db, market, cal.to_ms(datetime(2025, 6, 4, tzinfo=UTC)),
+                         cal.to_ms(datetime(2025, 6, 10, 23, 59, tzinfo=UTC)))
+        load_dvol_sample(db, market, now_ms - 2 * 86_400_000, now_ms - MIN_MS)
+        load_hv_sample(db, market, now_ms)
         refresh_all(db)
         load_analytics_sample(db, market, now_ms)  # chain snapshots, futures, funding; refreshed
         db.execute("ANALYZE")
@@ -173,6 +186,15 @@ def test_the_guide_has_the_recipes_the_issue_asks_for():
         "Constant-maturity futures basis now",
         "Carry: funding against the 30-day basis",
         "Chain snapshot quality",
+        "Largest option trades of a day",
+        "Trades per hour by kind and direction",
+        "Liquidations per hour",
+        "Block trades of a day",
+        "Candles of an expired option, from its trades",
+        "DVOL day by day",
+        "DVOL against the 30-day ATM",
+        "Implied against realised volatility",
+        "Delivery prices and settlements",
     } <= titles
 
 
@@ -224,3 +246,31 @@ def test_recipe_runs_and_answers(loaded, index):
     elif title == "Chain snapshot quality":
         assert len(rows) == 7 and all(r["snapshots"] == 2 and r["atm_not_bracketed"] == 0 for r in rows)
         assert sum(r["ivs_inverted"] for r in rows) > 0 and sum(r["ivs_from_mark_iv"] for r in rows) > 0
+    elif title == "Largest option trades of a day":
+        assert len(rows) == 10 and all(r["instrument_name"].startswith("BTC-") for r in rows)
+        assert [r["notional_usd"] for r in rows] == sorted((r["notional_usd"] for r in rows), reverse=True)
+    elif title == "Trades per hour by kind and direction":
+        day_trades = loaded.execute("SELECT count(*) FROM trades WHERE currency = 'BTC' "
+                                    "AND ts >= '2024-10-01 00:00+00' AND ts < '2024-10-02 00:00+00'").fetchone()[0]
+        assert len(rows) == 24 * 3 and sum(r["buys"] + r["sells"] for r in rows) == day_trades > 10_000
+    elif title == "Liquidations per hour":
+        liquidations = loaded.execute("SELECT count(*) FROM trades WHERE liquidation IS NOT NULL").fetchone()[0]
+        assert sum(r["trades"] for r in rows) == liquidations
+        assert not any(r["instrument_name"].endswith(("-C", "-P")) for r in rows)  # futures and perpetuals
+    elif title == "Block trades of a day":
+        blocks = loaded.execute("SELECT count(DISTINCT block_trade_id) FROM trades").fetchone()[0]
+        assert len(rows) == blocks and all(r["legs"] == 1 for r in rows)
+    elif title == "Candles of an expired option, from its trades":
+        name = first["instrument_name"]
+        volume = loaded.execute("SELECT sum(amount) FROM trades WHERE instrument_name = %s", (name,)).fetchone()[0]
+        assert name.startswith("BTC-1OCT24-") and {r["instrument_name"] for r in rows} == {name}
+        assert sum(r["volume"] for r in rows) == volume and len(rows) > 3
+    elif title == "DVOL day by day":
+        assert len(rows) == 7 and all(r["minutes"] == 1440 and 10 < r["low"] <= r["high"] < 300 for r in rows)
+    elif title == "DVOL against the 30-day ATM":
+        assert len(rows) >= 1 and all(30 < r["atm_30d"] < 150 and 30 < r["dvol"] < 200 for r in rows)
+    elif title == "Implied against realised volatility":
+        assert len(rows) >= 40 and all(r["realised"] > 0 and r["dvol"] > 0 for r in rows)
+    elif title == "Delivery prices and settlements":
+        assert len(rows) == 7 and all(r["delivered"] > 0 and not r["disagreement"] for r in rows)
+        assert all(float(r["delivery_price"]) == r["settlement_index_price"] for r in rows)

@@ -73,7 +73,8 @@ GROUP BY 1, 2, 3
 WITH NO DATA;
 
 -- One row per block trade: its first leg's time, its legs, instruments and volume. A plain view over
--- the tape: filter it on ts (the time index narrows the scan).
+-- the tape's block legs (a filter on its ts applies after the grouping: for one day of a large tape,
+-- group the legs of trades WHERE ts ... yourself, as docs/analyst-guide.md does).
 CREATE VIEW block_trades AS
 SELECT min(ts)                                                                       AS ts,
        currency,
