@@ -24,7 +24,18 @@ from ingest.config import Settings
 from ingest.deribit.client import DeribitClient
 from ingest.live.context import Context, LiveConfig, all_jobs
 from ingest.live.jobs import run_job
-from ingest.live.monitoring import Heartbeat, Metrics, Monitor, fail_url, newest_of, safe_url, scrub
+from ingest.live.monitoring import (
+    GroupLag,
+    Heartbeat,
+    Metrics,
+    Monitor,
+    fail_url,
+    group_lags,
+    merge_lags,
+    recent_sql,
+    safe_url,
+    scrub,
+)
 
 INGEST = [str(Path(sys.executable).with_name("ingest"))]
 # a Healthchecks check's UUID: the secret part of its ping URL, never to be logged
@@ -132,20 +143,41 @@ def test_heartbeat_settings_from_the_environment(monkeypatch):
     assert (Settings.from_env().heartbeat_url, Settings.from_env().metrics_port) == (None, 0)
 
 
-def test_lag_counts_from_the_stalest_checked_group():
+def test_lag_groups_are_the_freshness_groups_of_ingest_status():
     from datetime import datetime, timezone
 
+    from ingest import datasets
+
     t1 = datetime(2024, 6, 1, 0, 1, tzinfo=timezone.utc)
-    t2 = datetime(2024, 6, 1, 0, 5, tzinfo=timezone.utc)
-    perp = [("perpetuals", "BTC-PERPETUAL", t2, 5, 60, True), ("perpetuals", "ETH-PERPETUAL", t1, 1, 60, True)]
-    assert newest_of(perp, ("BTC-PERPETUAL", "ETH-PERPETUAL")) == t1
-    assert newest_of(perp[:1], ("BTC-PERPETUAL", "ETH-PERPETUAL")) is None  # an expected group has no row
-    # futures: a NULL last_ts says an active contract has no candle
-    assert newest_of([("futures", "BTC futures (4 active)", None, 0, 60, True)], ()) is None
-    # option candles are sparse (unchecked): the newest traded minute
-    opts = [("options", "BTC options", t1, 3, 60, False), ("options", "ETH options", t2, 3, 60, False)]
-    assert newest_of(opts, ()) == t2
-    assert newest_of([], ()) is None
+    perp = group_lags(datasets.get("perpetuals"), [("perpetuals", "BTC-PERPETUAL", t1, 5, 60, True)])
+    # ETH-PERPETUAL is expected of a running collector: without a row it is a group with no newest row
+    assert perp == [GroupLag("perpetuals", "BTC-PERPETUAL", t1, 60.0),
+                    GroupLag("perpetuals", "ETH-PERPETUAL", None, 60.0)]
+    # the count of active futures is not part of the group's name (a new series at every listing)
+    fut = group_lags(datasets.get("futures"), [("futures", "BTC futures (4 active)", None, 0, 60, True)])
+    assert fut == [GroupLag("futures", "BTC futures", None, 60.0)]
+    # option candles are sparse: not judged by `ingest status`, so no cadence
+    opts = group_lags(datasets.get("options"), [("options", "ETH options (traded minutes)", t1, 3, 60, False)])
+    assert opts == [GroupLag("options", "ETH options (traded minutes)", t1, None)]
+
+
+def test_the_minute_refresh_narrows_the_window_and_keeps_older_groups_from_the_full_pass():
+    from datetime import datetime, timezone
+
+    from ingest.storage.sqlfiles import query
+
+    chain = recent_sql(query("freshness_chain"))
+    assert "INTERVAL '2 hours'" in chain and "30 days" not in chain
+    old, t1, t2 = (datetime(2024, 6, 1, h, tzinfo=timezone.utc) for h in (0, 5, 6))
+    full = [GroupLag("funding", "BTC-PERPETUAL", t1, 3600.0), GroupLag("index", "btc_usd/delivery", old, None),
+            GroupLag("chain", "BTC options computed", None, 60.0)]
+    recent = [GroupLag("funding", "BTC-PERPETUAL", t2, 3600.0), GroupLag("chain", "BTC options computed", None, 60.0),
+              GroupLag("trades", "BTC option", t2, 300.0)]
+    assert merge_lags(full, recent) == [
+        GroupLag("funding", "BTC-PERPETUAL", t2, 3600.0),  # newer in the recent window
+        GroupLag("index", "btc_usd/delivery", old, None),  # nothing in the recent window: the full pass's
+        GroupLag("chain", "BTC options computed", None, 60.0),  # no row at all
+        GroupLag("trades", "BTC option", t2, 300.0)]  # new since the full pass
 
 
 # --- the heartbeat never blocks -----------------------------------------------------------------------
@@ -226,7 +258,8 @@ def test_a_successful_minute_pings_the_url_and_the_metrics_move(db, migrated_url
         (method, path, body), = receiver.wait_for(1)
         assert (method, path) == ("POST", f"/ping/{SECRET}")
         assert body.startswith("ok: 3 job runs") and "\nperpetuals ok rows=" in body and "\nindex ok rows=2" in body
-        assert m.metrics.lag.refresh(force=True)
+        assert m.metrics.lag.refresh(force=True) and m.metrics.lag.refresh(force=True)  # full, then recent
+        assert set(m.metrics.lag.last_seconds) == {"full", "recent"}
         m.heartbeat.wait()
         sent = sim.stats()["requests_total"] - before
         got = scrape(port)
@@ -253,9 +286,12 @@ def test_a_successful_minute_pings_the_url_and_the_metrics_move(db, migrated_url
     assert value(got, "ingest_spool_files") == 0 and value(got, "ingest_spool_rows") == 0
     assert value(got, "ingest_rows_quarantined_total", dataset="perpetuals") == 0
     # the newest perpetual candle is the last closed minute: 1 to 2 minutes ago; the index is this minute's
-    assert 60 <= value(got, "ingest_dataset_lag_seconds", dataset="perpetuals") < 180
-    assert value(got, "ingest_dataset_lag_seconds", dataset="index") < 120
-    assert math.isinf(value(got, "ingest_dataset_lag_seconds", dataset="chain"))  # never collected
+    for perpetual in ("BTC-PERPETUAL", "ETH-PERPETUAL"):
+        assert 60 <= value(got, "ingest_dataset_lag_seconds", dataset="perpetuals", group=perpetual) < 180
+        assert value(got, "ingest_dataset_cadence_seconds", dataset="perpetuals", group=perpetual) == 60
+    assert value(got, "ingest_dataset_lag_seconds", dataset="index", group="btc_usd/ticker") < 120
+    # never collected, expected of a running collector
+    assert math.isinf(value(got, "ingest_dataset_lag_seconds", dataset="chain", group="BTC options computed"))
     assert 0 < value(got, "ingest_deribit_credit_pool") and "ingest_deribit_credits_available" in {k[0] for k in got}
 
 
@@ -336,7 +372,7 @@ def test_ingest_run_once_pings_success_then_fail(db, migrated_url, sim, receiver
     assert p.returncode == 0, p.stderr[-3000:]
     (method, path, body), = receiver.wait_for(1)
     assert (method, path) == ("POST", f"/ping/{SECRET}") and body.startswith("ok: 3 job runs")
-    assert "heartbeat http://127.0.0.1:" in p.stderr and SECRET not in p.stdout + p.stderr
+    assert "heartbeat: http://127.0.0.1:" in p.stderr and SECRET not in p.stdout + p.stderr
     # the exchange does not answer: the index job ends 'error' (after the client's retries)
     dead = f"http://127.0.0.1:{_closed_port()}/api/v2"
     p = subprocess.run(INGEST + ["run", "--once", "--lease-seconds", "3", "--jobs", "index"],
@@ -372,7 +408,8 @@ def test_metrics_scraped_while_ingest_run_collects(db, migrated_url, sim, receiv
                         and value(got, "ingest_rows_stored_total", dataset="chain") > 0
                         and value(got, "ingest_job_runs_total", job_name="index", outcome="ok") >= 1
                         and value(got, "ingest_deribit_requests_total") > 0
-                        and value(got, "ingest_dataset_lag_seconds", dataset="perpetuals") < 180)
+                        and value(got, "ingest_dataset_lag_seconds", dataset="perpetuals",
+                                  group="BTC-PERPETUAL") < 180)
             except KeyError:
                 return False
 
@@ -388,7 +425,8 @@ def test_metrics_scraped_while_ingest_run_collects(db, migrated_url, sim, receiv
         assert value(got, "ingest_job_duration_seconds_count", job_name="perpetuals") >= 1
         assert value(got, "ingest_deribit_credits_used_total") == value(got, "ingest_deribit_requests_total") * 500
         assert value(got, "ingest_spool_files") == 0
-        assert value(got, "ingest_dataset_lag_seconds", dataset="index") < 120
+        assert value(got, "ingest_dataset_lag_seconds", dataset="index", group="eth_usd/ticker") < 120
+        assert value(got, "ingest_dataset_lag_seconds", dataset="chain", group="ETH options computed") < 120
         # the first judged minute (at :58) pings success
         (method, path, body), = receiver.wait_for(1, timeout=max(1.0, deadline - time.monotonic()))
         assert path == f"/ping/{SECRET}" and body.startswith("ok: "), body

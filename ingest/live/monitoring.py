@@ -19,14 +19,16 @@ not answer at all (exit 3) is a fail ping.
 
 Metrics (a dedicated CollectorRegistry, so several monitors can live in one process): the client's
 requests, retries and credits, per job the runs by outcome, durations and requests, per dataset rows
-stored, quarantined, spooled and lost, the spool's depth, leadership, and the lag of each dataset
-(seconds since the newest row of its freshness groups, from the registry's freshness queries).
+stored, quarantined, spooled and lost, the spool's depth, leadership, and the lag of each dataset's
+freshness groups (seconds since their newest row, from the registry's freshness queries, as
+`ingest status`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -50,9 +52,18 @@ MINUTE_CLOSE_CRON = {"second": 58}
 # lag: refreshed after the minute's jobs and before the spool load at :40; once more soon after start
 LAG_REFRESH_CRON = {"second": 35}
 LAG_FIRST_REFRESH_S = 15.0
-LAG_STATEMENT_TIMEOUT_MS = 10_000
-# a refresh that took T seconds is followed by the next no sooner than T / share: the freshness queries
-# scan up to 30 days and may grow slow on a large database; they never take more than this share
+# The freshness queries of `ingest status` look at the last 30 days: on a real chain (2,300 options a
+# minute) that is 1.6 s per day of options_greeks on a native TimescaleDB, far too much every minute.
+# So the minute's refresh runs them over the last LAG_RECENT_WINDOW only (the same SQL, its window
+# narrowed: 7 ms for the chain), and the full 30 days once an hour; a group without a row in the recent
+# window keeps the newest row the full pass found (nothing newer can exist: the full pass is younger
+# than the window).
+LAG_FULL_WINDOW = "INTERVAL '30 days'"
+LAG_RECENT_WINDOW = "INTERVAL '2 hours'"
+LAG_FULL_EVERY_S = 3600.0
+LAG_STATEMENT_TIMEOUT_MS = {"recent": 10_000, "full": 120_000}
+# a refresh that took T seconds is followed by the next of its kind no sooner than T / share: the lag
+# queries never take more than this share of one database connection's time
 LAG_MAX_DB_SHARE = 0.05
 OUTCOMES = ("ok", "partial", "error")
 JOB_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
@@ -170,24 +181,50 @@ class Heartbeat:
 
 # --- the lag of each dataset -----------------------------------------------------------------------
 
-def newest_of(rows: list[tuple], expected: tuple[str, ...]) -> datetime | None:
-    """The time a dataset's lag counts from, from its freshness rows (dataset, grp, last_ts, rows_24h,
-    cadence_s, checked): the *stalest* checked group's newest row (one lagging perpetual shows, as in
-    `ingest status`); for a dataset whose groups are all unchecked (sparse by nature: option candles),
-    the newest row. None (an infinite lag) when an expected group or a checked group has no row."""
-    groups = {r[1] for r in rows}
-    if any(g not in groups for g in expected):
-        return None
-    checked = [r[2] for r in rows if r[5]]
-    if checked:
-        return None if any(ts is None for ts in checked) else min(checked)
-    stamps = [r[2] for r in rows if r[2] is not None]
-    return max(stamps) if stamps else None
+# the futures group names the count of active contracts ("BTC futures (4 active)"), which changes with
+# listings and expiries: as a label it would start a new series each time
+_ACTIVE_COUNT = re.compile(r" \(\d+ active\)$")
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    dataset: str
+    group: str
+    newest: datetime | None  # the group's newest row (None: none, or an active future without a candle)
+    cadence_s: float | None  # how often the group is written; None when `ingest status` does not judge it
+
+
+def group_lags(dataset, rows: list[tuple]) -> list[GroupLag]:
+    """One GroupLag per freshness row (dataset, grp, last_ts, rows_24h, cadence_s, checked) of a dataset,
+    and one without a row for each of its expected groups that has none (as `ingest status`)."""
+    out = [GroupLag(d, _ACTIVE_COUNT.sub("", str(grp)), last, float(cadence) if checked else None)
+           for d, grp, last, _rows_24h, cadence, checked in rows]
+    seen = {g.group for g in out}
+    expected = dataset.freshness.expected if dataset.freshness else ()
+    return out + [GroupLag(dataset.name, grp, None, 60.0) for grp in expected if grp not in seen]
+
+
+def recent_sql(sql: str) -> str:
+    """A freshness query over the last LAG_RECENT_WINDOW instead of its 30 days (unchanged if it has
+    no such window: then the minute's refresh costs what `ingest status` costs)."""
+    return sql.replace(LAG_FULL_WINDOW, LAG_RECENT_WINDOW)
+
+
+def merge_lags(full: list[GroupLag], recent: list[GroupLag]) -> list[GroupLag]:
+    """The recent pass's groups, each group it saw no row of taking the full pass's newest row, and the
+    full pass's groups the recent one did not return (no row in the recent window), in full-pass order."""
+    by_key = {(g.dataset, g.group): g for g in full}
+    for g in recent:
+        old = by_key.get((g.dataset, g.group))
+        by_key[(g.dataset, g.group)] = g if g.newest is not None or old is None else old
+    return list(by_key.values())
 
 
 class LagTracker:
-    """The newest row of each dataset (newest_of), refreshed from the registry's freshness queries; the
-    lag itself is computed when scraped (database clock), so it keeps growing while refreshes fail."""
+    """The newest row of each dataset's freshness groups (the registry's freshness queries, as `ingest
+    status`): the last 30 days once an hour, the recent window every minute (see LAG_RECENT_WINDOW). The
+    lag itself is computed when scraped (on the database's clock), so it keeps growing while refreshes
+    fail or the database is away."""
 
     def __init__(self, database_url: str):
         from ingest import datasets as registry
@@ -195,55 +232,62 @@ class LagTracker:
         self.database_url = database_url
         self.datasets = [d for d in registry.all_datasets() if d.freshness is not None]
         self._lock = threading.Lock()
-        self._newest: dict[str, datetime | None] = {}
+        self._full: list[GroupLag] = []
+        self._groups: list[GroupLag] = []
         self._offset_s = 0.0  # database clock minus ours
-        self._not_before = 0.0
-        self.last_seconds: float | None = None
+        self._next = {"full": 0.0, "recent": 0.0}  # monotonic time before which a pass of that kind waits
+        self.last_seconds: dict[str, float] = {}
         self.refreshed_at: float | None = None
         self.errors = 0
 
     def refresh(self, force: bool = False) -> bool:
+        """One pass: the full one when due (or never done), else the recent one when its spacing allows
+        (always with force). False when nothing ran or the pass failed."""
         import psycopg
 
         from ingest.live.writes import short_error
         from ingest.storage.sqlfiles import query
 
-        if not force and time.monotonic() < self._not_before:
-            return False
         t0 = time.monotonic()
+        kind = "full" if t0 >= self._next["full"] else "recent"
+        if kind == "recent" and not force and t0 < self._next["recent"]:
+            return False
+        shape = (lambda sql: sql) if kind == "full" else recent_sql
         try:
             with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
                 with conn.transaction():  # SET LOCAL: the embedded server's session state is global
-                    conn.execute(f"SET LOCAL statement_timeout = {int(LAG_STATEMENT_TIMEOUT_MS)}")
+                    conn.execute(f"SET LOCAL statement_timeout = {int(LAG_STATEMENT_TIMEOUT_MS[kind])}")
                     local_now = time.time()
                     db_now = conn.execute("SELECT now()").fetchone()[0]
-                    newest = {d.name: newest_of(conn.execute(query(d.freshness.query)).fetchall(),
-                                                d.freshness.expected) for d in self.datasets}
-        except Exception as exc:
+                    groups = [g for d in self.datasets
+                              for g in group_lags(d, conn.execute(shape(query(d.freshness.query))).fetchall())]
+        except Exception as exc:  # a timeout too: the next try of this kind keeps to the share as well
             self.errors += 1
-            self._not_before = t0 + 30.0
+            self._next[kind] = t0 + max(30.0, (time.monotonic() - t0) / LAG_MAX_DB_SHARE)
             if self.errors == 1 or self.errors % 60 == 0:
-                log.warning("metrics: lag refresh failed (%s); lags keep growing from the last refresh",
-                            redact_dsn(short_error(exc), self.database_url))
+                log.warning("metrics: lag refresh (%s) failed (%s); lags keep growing from the last refresh",
+                            kind, redact_dsn(short_error(exc), self.database_url))
             return False
         took = time.monotonic() - t0
-        self._not_before = t0 + took / LAG_MAX_DB_SHARE
+        self._next[kind] = t0 + max(took / LAG_MAX_DB_SHARE, LAG_FULL_EVERY_S if kind == "full" else 0.0)
         with self._lock:
-            self._newest = newest
+            if kind == "full":
+                self._full = groups
+            self._groups = merge_lags(self._full, groups)
             self._offset_s = db_now.timestamp() - local_now
-            self.last_seconds = took
+            self.last_seconds[kind] = took
             self.refreshed_at = time.time()
         if took > 5:
-            log.warning("metrics: the lag queries took %.1f s; the next refresh waits %.0f s", took,
-                        took / LAG_MAX_DB_SHARE)
+            log.warning("metrics: the %s lag queries took %.1f s; the next such pass waits %.0f s", kind, took,
+                        self._next[kind] - time.monotonic())
         return True
 
-    def lags(self) -> dict[str, float]:
-        """Seconds since the newest row, per dataset (+Inf: none); empty before the first refresh."""
+    def lags(self) -> list[tuple[GroupLag, float]]:
+        """(group, seconds since its newest row; +Inf: none); empty before the first refresh."""
         with self._lock:
             now = time.time() + self._offset_s
-            return {name: math.inf if ts is None else max(0.0, now - ts.timestamp())
-                    for name, ts in self._newest.items()}
+            return [(g, math.inf if g.newest is None else max(0.0, now - g.newest.timestamp()))
+                    for g in self._groups]
 
 
 # --- the Prometheus metrics ------------------------------------------------------------------------
@@ -302,14 +346,24 @@ class _LiveState:
                                     "database", value=1 if lease.reachable else 0)
         lags = self.lag.lags()
         if lags:
-            g = GaugeMetricFamily("ingest_dataset_lag_seconds", "seconds since the newest row of the dataset's "
-                                  "stalest freshness group (as `ingest status`; +Inf: no row)", labels=["dataset"])
-            for name, seconds in lags.items():
-                g.add_metric([name], seconds)
-            yield g
-        if self.lag.last_seconds is not None:
-            yield GaugeMetricFamily("ingest_lag_refresh_seconds", "duration of the last lag refresh (the "
-                                    "datasets' freshness queries)", value=self.lag.last_seconds)
+            lag = GaugeMetricFamily("ingest_dataset_lag_seconds", "seconds since the newest row of each "
+                                    "freshness group of a dataset (`ingest status`'s groups; +Inf: no row)",
+                                    labels=["dataset", "group"])
+            cadence = GaugeMetricFamily("ingest_dataset_cadence_seconds", "how often a group is written, for "
+                                        "the groups `ingest status` judges: stale when lag > cadence + max lag",
+                                        labels=["dataset", "group"])
+            for g, seconds in lags:
+                lag.add_metric([g.dataset, g.group], seconds)
+                if g.cadence_s is not None:
+                    cadence.add_metric([g.dataset, g.group], g.cadence_s)
+            yield lag
+            yield cadence
+        if self.lag.last_seconds:
+            took = GaugeMetricFamily("ingest_lag_refresh_seconds", "duration of the last lag refresh of each kind "
+                                     "(full: 30 days, once an hour; recent: every minute)", labels=["kind"])
+            for kind, seconds in self.lag.last_seconds.items():
+                took.add_metric([kind], seconds)
+            yield took
             yield GaugeMetricFamily("ingest_lag_refreshed_timestamp_seconds", "when the lags were last "
                                     "refreshed (Unix time)", value=self.lag.refreshed_at)
         yield CounterMetricFamily("ingest_lag_refresh_errors", "lag refreshes that failed",
