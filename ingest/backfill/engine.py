@@ -43,7 +43,9 @@ log = logging.getLogger("ingest.backfill")
 @dataclass
 class Part:
     """Validated rows for one table. `window` = (instrument, start_ms, end_ms) allows the fast path:
-    COPY straight into the table when that window of that instrument holds no row yet.
+    COPY straight into the table when that window of that instrument holds no row yet; `window_query`
+    names the sql/queries file that tells (parameters instrument, start, end; {table}): by default one
+    instrument's rows, for a part of many instruments (a day of a currency's trades) its own test.
 
     Candles come as `columns` (validated.rows stays empty, validated.rejected holds the rejects) and
     are sent as COPY text formatted once by `prepare()`, in the fetch thread."""
@@ -54,6 +56,7 @@ class Part:
     columns: CandleColumns | None = None
     text: bytes | None = None
     text_rows: int = 0  # rows in `text` (one per key)
+    window_query: str = "backfill_window_has_rows"
 
     def prepare(self) -> None:
         if self.columns is not None and self.text is None:
@@ -167,7 +170,7 @@ def empty_windows(conn: psycopg.Connection, parts: list[Part]) -> set[int]:
     if not parts:
         return set()
     with conn.pipeline():
-        cursors = [conn.execute(sql.SQL(query("backfill_window_has_rows")).format(
+        cursors = [conn.execute(sql.SQL(query(p.window_query)).format(
             table=sql.Identifier(p.spec.name)),
             {"instrument": p.window[0], "start": ms_to_datetime(p.window[1]),
              "end": ms_to_datetime(p.window[2])}) for p in parts]

@@ -360,6 +360,8 @@ class CopyText:
     """Rows already formatted as COPY text, in the shape the backfill engine loads candle columns in
     (`Part.columns`: its length, its first and last tick; `unique()` and `copy_text()`): formatted
     once in the fetch thread, sent as bytes by the loading one. The rows must be unique by key."""
+    # (the engine takes pre-formatted text through Part.columns only; a Part(text=..., rows=...,
+    # ts_range=...) of its own would make this adapter unnecessary)
 
     def __init__(self, text: bytes, rows: int, first_ms: int, last_ms: int):
         self.text, self.n = text, rows
@@ -395,21 +397,25 @@ def copy_text(rows: list[tuple]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def instrument_parts(rows: list[tuple], start_ms: int, end_ms: int) -> list[Part]:
-    """One Part per instrument (the engine COPYs a part straight into the table when its instrument has
-    no trade in the window yet, else stages and upserts it), formatted as COPY text."""
-    by_name: dict[str, list[tuple]] = {}
-    k_name = _COL["instrument_name"]
-    for r in rows:
-        by_name.setdefault(r[k_name], []).append(r)
-    parts = []
-    for name, group in by_name.items():
-        text = copy_text(group)
-        stamps = [r[0] for r in group]
-        columns = CopyText(text, len(group), min(stamps), max(stamps))
-        parts.append(Part(TRADES, Validated(), (name, start_ms, end_ms), columns=columns, text=text,
-                          text_rows=len(group)))
-    return parts
+def trades_part(rows: list[tuple], window: tuple[str, int, int]) -> Part:
+    """The window's trades as one part of COPY text: COPYed straight into the table when the window
+    (its currency, kinds and time: trades_window_has_rows.sql) holds no trade yet, else staged and
+    upserted."""
+    text = copy_text(rows)
+    stamps = [r[0] for r in rows]
+    columns = CopyText(text, len(rows), min(stamps), max(stamps))
+    return Part(TRADES, Validated(), window, columns=columns, text=text, text_rows=len(rows),
+                window_query="trades_window_has_rows")
+
+
+def candles_part(candles: list[CandleColumns], window: tuple[str, int, int]) -> Part:
+    """The option candles built from a window's trades as one part of COPY text (straight into
+    options_ohlcv when it holds no candle of the currency in the window yet)."""
+    text = b"".join(c.copy_text() for c in candles)
+    n = sum(len(c) for c in candles)
+    columns = CopyText(text, n, min(c.ticks[0] for c in candles), max(c.ticks[-1] for c in candles))
+    return Part(OPTIONS_OHLCV, Validated(), window, columns=columns, text=text, text_rows=n,
+                window_query="trades_window_has_option_candles")
 
 
 def rows_within_limits(batch: TradeBatch) -> tuple[list[tuple], list[Rejected]]:
@@ -432,18 +438,19 @@ def rows_within_limits(batch: TradeBatch) -> tuple[list[tuple], list[Rejected]]:
 
 def window_fetch(client, currency: str, kinds: tuple[str, ...], start_ms: int, end_ms: int,
                  page_size: int = MAX_TRADES_PER_CALL):
-    """The fetch of one window: its trades (per instrument, as COPY text), the candles of its options
-    (whole minutes: windows are whole days), its rejects."""
+    """The fetch of one window: its trades and the candles of its options (whole minutes: windows are
+    whole days), each formatted as COPY text here, in the fetch thread; its rejects."""
+    window = (checkpoint_name(currency, kinds), start_ms, end_ms)
+
     def fetch() -> Fetched:
         batch = fetch_trades(client, currency, kinds, start_ms, end_ms, page_size=page_size)
         rows, rejected = rows_within_limits(batch)
-        parts = instrument_parts(rows, start_ms, end_ms)
-        parts.append(Part(TRADES, Validated([], rejected)))
-        if "option" in kinds:
-            for columns in option_candles(rows, start_ms, end_ms):
-                part = Part(OPTIONS_OHLCV, Validated(), (columns.instrument, start_ms, end_ms), columns=columns)
-                part.prepare()
-                parts.append(part)
+        parts = [Part(TRADES, Validated([], rejected))]
+        if rows:
+            parts.append(trades_part(rows, window))
+        candles = option_candles(rows, start_ms, end_ms) if "option" in kinds else []
+        if candles:
+            parts.append(candles_part(candles, window))
         return Fetched(parts, empty=not batch.rows and not batch.rejected)
     return fetch
 

@@ -687,24 +687,68 @@ class Exchange:
 
     def _currency_trades(self, cur: str, kind: str | None, start: int, end: int, now: int, count: int,
                          newest_first: bool) -> dict:
+        """The trades of a currency in [start, min(end, now)] ordered by (timestamp, trade_id), the first
+        (or, newest_first, the last) `count`, collected day by day until more than `count` are known.
+        Only the answer's trades become dicts (a page of a busy day costs its own trades, not the day's)."""
         hi = min(end, now)
         if hi < start:
             return {"trades": [], "has_more": False}
         days = list(range(day_of(max(start, T0_MS)), day_of(hi) + 1))
         if newest_first:
             days.reverse()
-        rows: list[tuple] = []
+        parts: list[tuple[Instrument, dict]] = []
+        n = 0
         for d in days:
             s, e = max(start, day_start(d)), min(hi, day_start(d + 1) - 1)
             for inst in self.m.instruments_between(cur, kind, s, e):
                 t = self.m.trades(inst, s, e, now)
                 if len(t["ts"]):
-                    for tr in self._trade_dicts(inst, t):
-                        rows.append((tr["timestamp"], tr["trade_id"], tr))
-            if len(rows) > count:
+                    parts.append((inst, t))
+                    n += len(t["ts"])
+            if n > count:
                 break
-        rows.sort(key=lambda r: (r[0], r[1]), reverse=newest_first)
-        return {"trades": [r[2] for r in rows[:count]], "has_more": len(rows) > count}
+        if not parts:
+            return {"trades": [], "has_more": False}
+        order = self._trade_order(cur, parts)
+        if newest_first:
+            order = order[::-1]
+        sel = order[:count]
+        owners = np.repeat(np.arange(len(parts)), [len(t["ts"]) for _, t in parts])
+        starts = np.cumsum([0] + [len(t["ts"]) for _, t in parts])
+        by_id: dict[int, dict] = {}
+        for i in np.unique(owners[sel]).tolist():
+            inst, t = parts[i]
+            pos = np.sort(sel[owners[sel] == i]) - starts[i]
+            for g, tr in zip((pos + starts[i]).tolist(), self._trade_dicts(inst, {k: v[pos] for k, v in t.items()}),
+                             strict=True):
+                by_id[g] = tr
+        return {"trades": [by_id[g] for g in sel.tolist()], "has_more": n > count}
+
+    def _trade_order(self, cur: str, parts: list) -> np.ndarray:
+        """Indexes into the concatenated trades of `parts`, ascending by (timestamp, trade_id): by time,
+        then the few trades that share a millisecond by their trade_id strings."""
+        ts = np.concatenate([t["ts"] for _, t in parts])
+        order = np.argsort(ts, kind="stable")
+        tied = ts[order]
+        same = np.flatnonzero(tied[1:] == tied[:-1])
+        if same.size:
+            prefix = "" if cur == "BTC" else cur + "-"
+            owner = np.repeat(np.arange(len(parts)), [len(t["ts"]) for _, t in parts])
+            first = np.cumsum([0] + [len(t["ts"]) for _, t in parts])
+
+            def trade_id(g: int) -> str:
+                inst, t = parts[owner[g]]
+                return f"{prefix}{inst.instrument_id}{int(t['seq'][g - first[owner[g]]]):09d}"
+            k = 0
+            while k < len(same):  # each run of equal timestamps, sorted by trade_id
+                a = same[k]
+                b = a + 1
+                while k + 1 < len(same) and same[k + 1] == b:
+                    k += 1
+                    b += 1
+                order[a:b + 1] = sorted(order[a:b + 1].tolist(), key=trade_id)
+                k += 1
+        return order
 
     def _trade_kind(self, p):
         kind = p.str("kind", "any", choices=KINDS + ("any",))

@@ -45,8 +45,10 @@ CREATE TABLE trades (
 -- a week of BTC and ETH trades per chunk (the simulator: ~70K option trades; Deribit's busiest weeks
 -- of every kind: a few million)
 SELECT create_hypertable('trades', by_range('ts', INTERVAL '7 days'));
--- what analysts and the candle rebuild ask: one instrument over time
+-- what analysts ask (one instrument over time), and what the backfill (does this day of a currency and
+-- kind hold trades yet?), the live job (the newest trade of a currency and kind) and ingest status ask
 CREATE INDEX trades_instrument_ts_idx ON trades (instrument_name, ts DESC);
+CREATE INDEX trades_currency_kind_ts_idx ON trades (currency, kind, ts DESC);
 
 -- Compression: one segment per currency and kind, ordered by instrument then time (batches of one
 -- instrument's trades, found by the batches' instrument bounds). Measured on 60 days of simulated BTC
