@@ -23,6 +23,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import psycopg
 from psycopg import sql
@@ -35,9 +36,22 @@ from ingest.storage import caggs, quarantine
 from ingest.storage.load import copy_into, copy_upsert
 from ingest.storage.sqlfiles import query
 from ingest.storage.tables import TableSpec
-from ingest.storage.validate import BrokenAnswer, CandleColumns, Validated, ms_to_datetime, within_limits
+from ingest.storage.validate import BrokenAnswer, Validated, ms_to_datetime, within_limits
 
 log = logging.getLogger("ingest.backfill")
+
+
+class Columns(Protocol):
+    """Rows held as columns and sent as COPY text (validate.CandleColumns; trades.CopyText): their
+    count, their ticks in epoch ms, one row per key, the COPY text."""
+
+    ticks: list
+
+    def __len__(self) -> int: ...
+
+    def unique(self) -> "Columns": ...
+
+    def copy_text(self) -> bytes: ...
 
 
 @dataclass
@@ -53,7 +67,7 @@ class Part:
     spec: TableSpec
     validated: Validated
     window: tuple[str, int, int] | None = None
-    columns: CandleColumns | None = None
+    columns: Columns | None = None
     text: bytes | None = None
     text_rows: int = 0  # rows in `text` (one per key)
     window_query: str = "backfill_window_has_rows"

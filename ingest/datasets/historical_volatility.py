@@ -93,9 +93,10 @@ def live_job(ctx, client, minute_ms: int):
     r = JobResult(expected=True)
     new = 0
     for currency in ctx.config.currencies:
+        def fetch(currency: str = currency) -> Validated:
+            return validate(currency, client.call("get_historical_volatility", {"currency": currency}))
         try:
-            v = fetch_clean(lambda currency=currency: validate(currency, client.call(
-                "get_historical_volatility", {"currency": currency})))
+            v = fetch_clean(fetch)
         except API_ERRORS as exc:
             r.fail(f"{currency} historical volatility", exc)
             continue
