@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Iterable
 
 import psycopg
@@ -310,6 +311,10 @@ def traded_options(client: DeribitClient, currency: str, start_ms: int, end_ms: 
 
 # --------------------------------------------------------------------------- live
 
+def _fetch_summary_rows(client, currency: str, now_ms: int) -> ChainRows:
+    return summary_rows(currency, fetch_summary(client, currency), now_ms=now_ms)
+
+
 def live(ctx, client, minute_ms: int) -> JobResult:
     """One book summary per currency -> mark, IV, underlying, OI and computed greeks of every option."""
     r = JobResult(expected=True)
@@ -317,8 +322,7 @@ def live(ctx, client, minute_ms: int) -> JobResult:
     names: list[str] = []
     for currency in ctx.config.currencies:
         try:
-            v = fetch_clean(lambda currency=currency: summary_rows(
-                currency, fetch_summary(client, currency), now_ms=ctx.now_ms()))
+            v = fetch_clean(partial(_fetch_summary_rows, client, currency, ctx.now_ms()))
         except API_ERRORS as exc:
             r.fail(f"{currency} book summary", exc)
             continue

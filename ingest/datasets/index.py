@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import click
@@ -294,7 +295,7 @@ def live(ctx, client, minute_ms: int) -> JobResult:
     for currency in ctx.config.currencies:
         name = index_name_for(currency)
         try:
-            parts.append(fetch_clean(lambda name=name: ticker(client, name, ts_ms=minute_ms)))
+            parts.append(fetch_clean(partial(ticker, client, name, ts_ms=minute_ms)))
         except API_ERRORS as exc:
             r.fail(name, exc)
     store_forward_only(ctx, "index", INDEX_PRICES, merge(parts), minute_ms, r)

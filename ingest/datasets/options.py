@@ -8,6 +8,8 @@ trades), one chart-data call per traded option.
 
 from __future__ import annotations
 
+from functools import partial
+
 from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.planning import PROBE_ERRORS, Context, Target, candle_windows, ms_of, target_counter
 from ingest.datasets import chain as options_chain
@@ -92,8 +94,7 @@ def live(ctx, client, minute_ms: int) -> JobResult:
     for name, minutes in sorted(traded.items()):
         if ctx.stop.is_set():
             return r
-        isolated(r, name, lambda name=name, minutes=minutes:
-                  fetch_range(ctx, client, name, OPTIONS_OHLCV, min(minutes), max(minutes), r))
+        isolated(r, name, partial(fetch_range, ctx, client, name, OPTIONS_OHLCV, min(minutes), max(minutes), r))
     if not r.failures and not ctx.stop.is_set():
         ctx.state["option_trades_from"] = end + 1
     r.detail = f"traded={len(traded)}"

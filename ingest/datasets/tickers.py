@@ -7,6 +7,8 @@ NULL, expired tickers skipped, oversized IVs quarantined): ingest/datasets/chain
 
 from __future__ import annotations
 
+from functools import partial
+
 from ingest.datasets import chain as options_chain
 from ingest.datasets.base import Dataset, Freshness, Live
 from ingest.deribit.client import DeribitError, RequestFailed
@@ -19,6 +21,10 @@ from ingest.storage.tables import OPTIONS_GREEKS
 def sweep_slice(names: list[str], minute_ms: int, minutes: int) -> list[str]:
     k = (minute_ms // MINUTE_MS) % minutes
     return names[k::minutes]
+
+
+def _ticker_rows(client, name: str):
+    return options_chain.ticker_row(options_chain.fetch_ticker(client, name))
 
 
 def live(ctx, client, minute_ms: int) -> JobResult:
@@ -36,8 +42,7 @@ def live(ctx, client, minute_ms: int) -> JobResult:
         if ctx.stop.is_set():
             break
         try:
-            parts.append(fetch_clean(lambda name=name: options_chain.ticker_row(
-                options_chain.fetch_ticker(client, name))))
+            parts.append(fetch_clean(partial(_ticker_rows, client, name)))
         except DeribitError as exc:
             if exc.code != INVALID_PARAMS:  # an option that just expired: nothing to sweep
                 r.fail(name, exc)
