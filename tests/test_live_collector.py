@@ -82,7 +82,7 @@ def test_exactly_one_process_collects(run):
     holders = {h for (h,) in conn.execute("SELECT DISTINCT holder FROM job_heartbeats")}
     assert len(holders) == 1 and int(holders.pop().split(":")[-2]) == a.pid
     outcomes = dict(conn.execute("SELECT job_name, last_outcome FROM job_heartbeats").fetchall())
-    for job in ("perpetuals", "futures", "chain", "index", "options", "tickers"):
+    for job in ("perpetuals", "futures", "chain", "index", "trades", "tickers"):
         assert outcomes.get(job) == "ok", outcomes
     log = (run["tmp"] / "a.log").read_text()
     assert "job=perpetuals rows=" in log and "outcome=ok" in log  # the rotating log file

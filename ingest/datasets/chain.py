@@ -55,7 +55,7 @@ from ingest.datasets import greeks
 from ingest.datasets.base import Dataset, Freshness, Live
 from ingest.deribit.calendar import parse_instrument_name
 from ingest.deribit.client import DeribitClient
-from ingest.deribit.quirks import MAX_TRADES_PER_CALL, MINUTE_MS
+from ingest.deribit.quirks import MINUTE_MS
 from ingest.live.jobs import API_ERRORS, JobResult, fetch_clean, store_forward_only
 from ingest.storage.load import load_validated
 from ingest.storage.tables import OPTIONS_GREEKS
@@ -276,37 +276,6 @@ def fetch_ticker(client: DeribitClient, instrument: str) -> Any:
 def load(conn: psycopg.Connection, validated: Validated) -> tuple[int, int]:
     """COPY + upsert into options_greeks, quarantine rejects; one transaction, idempotent."""
     return load_validated(conn, OPTIONS_GREEKS, validated)
-
-
-def traded_options(client: DeribitClient, currency: str, start_ms: int, end_ms: int,
-                   max_pages: int = 20) -> tuple[dict[str, set[int]], int]:
-    """Which options traded in [start_ms, end_ms] and in which minutes: {instrument: {minute_ms}},
-    from get_last_trades_by_currency_and_time (kind=option, ascending, ≤1000 per page). Returns the
-    map and the number of requests made. Trades with a bad instrument name or timestamp are skipped."""
-    traded: dict[str, set[int]] = {}
-    start, requests = start_ms, 0
-    for _ in range(max_pages):
-        result = client.call("get_last_trades_by_currency_and_time", {
-            "currency": currency, "kind": "option", "start_timestamp": start, "end_timestamp": end_ms,
-            "count": MAX_TRADES_PER_CALL, "sorting": "asc"})
-        requests += 1
-        trades = result.get("trades") if isinstance(result, dict) else None
-        if not isinstance(trades, list) or not trades:
-            break
-        last_ts = start
-        for t in trades:
-            if not isinstance(t, dict):
-                continue
-            name, ts = t.get("instrument_name"), t.get("timestamp")
-            if not isinstance(name, str) or not isinstance(ts, int) or isinstance(ts, bool):
-                continue
-            last_ts = max(last_ts, ts)
-            if start_ms <= ts <= end_ms and _option_meta(name) is not None:
-                traded.setdefault(name, set()).add(ts - ts % MINUTE_MS)
-        if not result.get("has_more") or last_ts <= start:
-            break
-        start = last_ts  # overlapping by one ms at most: sets de-duplicate
-    return traded, requests
 
 
 # --------------------------------------------------------------------------- live

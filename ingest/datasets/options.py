@@ -2,23 +2,17 @@
 
 Backfill: the active options and the recently expired ones get_instruments lists (5,000-minute windows,
 checkpoints 'options'); a filler candle of an option that did not trade says nothing and is not stored.
-Live: every minute, the options that traded since the cursor (found from each currency's recent
-trades), one chart-data call per traded option.
+Live: the candles of the options that traded are built from the trade tape as it is collected (the
+`trades` dataset's live job): no chart-data call per option.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 from ingest.backfill.checkpoints import DoneIndex
 from ingest.backfill.planning import PROBE_ERRORS, Context, Target, candle_windows, ms_of, target_counter
-from ingest.datasets import chain as options_chain
-from ingest.datasets.base import Backfill, Dataset, Freshness, Live
+from ingest.datasets.base import Backfill, Dataset, Freshness
 from ingest.deribit import calendar as cal
-from ingest.deribit.calendar import to_ms
-from ingest.deribit.quirks import HOUR_MS, MINUTE_MS
-from ingest.live.jobs import API_ERRORS, JobResult, fetch_range, isolated, last_closed_minute
-from ingest.storage.sqlfiles import query
+from ingest.deribit.quirks import MINUTE_MS
 from ingest.storage.tables import OPTIONS_OHLCV
 
 
@@ -65,43 +59,6 @@ def plan(ctx: Context, conn, count, probe: bool = True, options: dict | None = N
     yield from candle_windows(ctx, "options", OPTIONS_OHLCV, iter(targets), done, target_counter(count))
 
 
-# --------------------------------------------------------------------------- live
-
-def live(ctx, client, minute_ms: int) -> JobResult:
-    """Candles of the options that traded since the cursor (the last processed minute), found from
-    each currency's recent trades; one chart-data call per traded option."""
-    r = JobResult()
-    end = last_closed_minute(ctx.now_ms()) + MINUTE_MS - 1  # through the end of the last closed minute
-    cursor = ctx.state.get("option_trades_from")
-    if cursor is None:
-        with ctx.connect() as conn:
-            last = conn.execute(query("live_last_option_candle")).fetchone()[0]
-        # after a restart: from the last stored option candle (at most 6 h back, at least 2 minutes)
-        recent = end + 1 - 2 * MINUTE_MS
-        cursor = max(min(to_ms(last) + MINUTE_MS if last else recent, recent), end + 1 - 6 * HOUR_MS)
-    cursor = max(cursor, end + 1 - 23 * HOUR_MS)  # www serves 24 h of trades by currency
-    if cursor > end:
-        return r
-    traded: dict[str, set[int]] = {}
-    for currency in ctx.config.currencies:
-        try:
-            found, _ = options_chain.traded_options(client, currency, cursor, end)
-        except API_ERRORS as exc:
-            r.fail(f"{currency} option trades", exc)
-            return r  # keep the cursor: the next run asks again
-        for name, minutes in found.items():
-            traded.setdefault(name, set()).update(minutes)
-    for name, minutes in sorted(traded.items()):
-        if ctx.stop.is_set():
-            return r
-        isolated(r, name, partial(fetch_range, ctx, client, name, OPTIONS_OHLCV, min(minutes), max(minutes), r))
-    if not r.failures and not ctx.stop.is_set():
-        ctx.state["option_trades_from"] = end + 1
-    r.detail = f"traded={len(traded)}"
-    return r
-
-
-
 BACKFILL_HELP = """1-minute candles of active and recently expired
     options: only minutes with trades.
 
@@ -119,6 +76,5 @@ DATASET = Dataset(
     order=50,
     backfill=Backfill(plan=plan, checkpoints=("options",), instrument_kinds=frozenset({"option"}),
                       help=BACKFILL_HELP),
-    live=Live(job=live, schedule={"second": 20}),
     freshness=Freshness(query="freshness_options"),
 )
