@@ -139,7 +139,7 @@ def live_job(ctx, client, minute_ms: int):
     from ingest.live.writes import load_or_isolate
     from ingest.storage.sqlfiles import query
 
-    r = JobResult(expected=True)
+    r = JobResult()  # a run with nothing due (a second run in the same minute) is 'ok', not an error
     end = last_closed_minute(ctx.now_ms())
     for currency in ctx.config.currencies:
         def one(currency=currency):
@@ -150,6 +150,7 @@ def live_job(ctx, client, minute_ms: int):
                 max(int(last[0].timestamp() * 1000) + MINUTE_MS, horizon)
             if start > end:
                 return
+            r.expected = True  # a minute is due: storing nothing is an error
             v = fetch_range(client, currency, start, end)
             for _ in range(FETCH_ATTEMPTS - 1):
                 if not v.rejected:
