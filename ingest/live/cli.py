@@ -71,6 +71,7 @@ def run(lease_seconds, rate_share, jobs, once, lookback_minutes, catchup_days, s
         ingest run --once --jobs perpetuals,index    # one cycle of two jobs, then exit
         DERIBIT_API_URL=http://127.0.0.1:8765/api/v2 ingest run --lease-seconds 15
         INGEST_HEARTBEAT_URL=https://hc-ping.com/<uuid> ingest run --metrics-port 9108
+        INGEST_SPOOL_DIR=/var/lib/ingest/spool ingest run --spool-max-mb 4096
     """
     import logging
 
