@@ -75,7 +75,7 @@ def run_one(name: str, args, url: str | None, out: Path) -> tuple[int, str, floa
     script = {"backfill": "bench_backfill.py", "sql": "bench_sql.py", "analytics": "bench_analytics.py"}[name]
     cmd = [sys.executable, str(ROOT / "benchmarks" / script)]
     if name == "backfill":
-        cmd += ["--days", str(args.backfill_days)]
+        cmd += ["--full"] if args.backfill_full else ["--days", str(args.backfill_days)]
     elif name == "sql":
         cmd += ["--days", str(args.sql_days), "--no-fail"]
     else:
@@ -102,6 +102,7 @@ def main() -> int:
                     help="start a native cluster under .native/bench for this run (scripts/native-timescaledb.sh)")
     ap.add_argument("--only", default="backfill,sql,analytics", help="comma-separated: backfill, sql, analytics")
     ap.add_argument("--backfill-days", type=int, default=60)
+    ap.add_argument("--backfill-full", action="store_true", help="bench_backfill --full: BTC-PERPETUAL since 2018")
     ap.add_argument("--sql-days", type=int, default=365)
     ap.add_argument("--analytics-days", type=int, default=365)
     ap.add_argument("--out", type=Path, help="directory for the full outputs (default .bench/engines-<UTC time>)")
