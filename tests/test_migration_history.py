@@ -139,7 +139,8 @@ def _build_released_0003(conn: psycopg.Connection, folder: Path) -> None:
                  "perpetuals_ohlcv_1d", "futures_ohlcv_1d"):
         conn.execute(f"CALL refresh_continuous_aggregate('{cagg}', NULL, NULL)")
     for table in ("perpetuals_ohlcv", "futures_ohlcv", "funding_rates", "options_greeks"):
-        conn.execute(f"SELECT compress_chunk(c) FROM show_chunks('{table}') c")
+        # if_not_compressed: on a server that runs jobs the compression policy may have been first
+        conn.execute(f"SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('{table}') c")
 
 
 def _fingerprints(conn: psycopg.Connection, columns: dict[str, list[tuple[str, str]]]) -> dict:

@@ -21,6 +21,7 @@ Sections:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,20 @@ _NOT_EXTENSION_MEMBER = """NOT EXISTS (SELECT 1 FROM pg_depend d
 
 def _lines(text: str | None) -> list[str]:
     return [line.rstrip() for line in (text or "").strip("\n").splitlines()]
+
+
+# schemas a view's definition may name: kept; any other `name.` before a column is a relation qualifier
+_SCHEMAS = {"public", "pg_catalog", "timescaledb_information", "timescaledb_experimental", "information_schema"}
+_QUALIFIER = re.compile(r'(?<![\w."])([a-z_][a-z0-9_]*)\.(?=[a-z_"])')
+
+
+def _view_lines(text: str | None) -> list[str]:
+    """A view's definition without relation qualifiers: PostgreSQL 15 prints `funding_rates.ts` where 17
+    prints `ts` (pg_get_viewdef), so the same view would read as drift from one version to the other."""
+    def strip(m: re.Match) -> str:
+        name = m.group(1)
+        return m.group(0) if name in _SCHEMAS or name.startswith("_timescaledb") else ""
+    return [_QUALIFIER.sub(strip, line) for line in _lines(text)]
 
 
 def _grants(conn: psycopg.Connection, acl_sql: str, params: tuple) -> dict[str, str]:
@@ -123,7 +138,7 @@ def _caggs(conn: psycopg.Connection) -> dict:
             SELECT view_name::text, view_definition, materialized_only, compression_enabled
             FROM timescaledb_information.continuous_aggregates WHERE view_schema = 'public'""").fetchall():
         oid = conn.execute("SELECT %s::regclass::oid", (f"public.{name}",)).fetchone()[0]
-        caggs[name] = {"definition": _lines(definition), "materialized_only": materialized_only,
+        caggs[name] = {"definition": _view_lines(definition), "materialized_only": materialized_only,
                        "compression_enabled": compression, "columns": _columns(conn, oid),
                        "grants": _relation_grants(conn, oid)}
     return caggs
@@ -134,7 +149,8 @@ def _views(conn: psycopg.Connection, caggs: dict) -> dict:
     for oid, name in _relations(conn, "vm"):
         if name in caggs:
             continue
-        views[name] = {"definition": _lines(conn.execute("SELECT pg_get_viewdef(%s, true)", (oid,)).fetchone()[0]),
+        views[name] = {"definition": _view_lines(conn.execute("SELECT pg_get_viewdef(%s, true)",
+                                                              (oid,)).fetchone()[0]),
                        "columns": _columns(conn, oid), "grants": _relation_grants(conn, oid)}
     return views
 
