@@ -66,7 +66,8 @@ def run_migrations_online() -> None:
                 context.run_migrations()
     finally:
         engine.dispose()
-        _job_scheduler(dsn, run=True)
+        if config.get_main_option("ingest.resume_jobs", "true") != "false":
+            _job_scheduler(dsn, run=True)
 
 
 if context.is_offline_mode():
