@@ -76,8 +76,12 @@ def upgrade(database_url: str, revision: str = "head", resume_jobs: bool = True)
     command.upgrade(cfg, revision)
 
 
-def downgrade(database_url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(database_url), revision)
+def downgrade(database_url: str, revision: str = "base", resume_jobs: bool = True) -> None:
+    """Migrate down to `revision`; the job scheduler as in upgrade()."""
+    cfg = alembic_config(database_url)
+    if not resume_jobs:
+        cfg.set_main_option("ingest.resume_jobs", "false")
+    command.downgrade(cfg, revision)
 
 
 def head_revision() -> str:
