@@ -104,3 +104,69 @@ def test_carry_into_a_cold_window_is_the_previous_days_last_trade(name):
             i += 1
         lo, hi = min(got["open"][i], got["close"][i]), max(got["open"][i], got["close"][i])
         assert got["low"][i] <= lo <= hi <= got["high"][i]
+
+
+def _expected_currency_trades(market, currency, kind, start, end):
+    """Every instrument's trades in [start, end], asked instrument by instrument, ordered as the exchange
+    pages a currency: by (timestamp, trade_id)."""
+    rows = []
+    for inst in market.instruments_between(currency, kind, start, end):
+        t = market.trades(inst, start, end, NOW)
+        prefix = "" if currency == "BTC" else currency + "-"
+        for k in range(len(t["ts"])):
+            seq = int(t["seq"][k])
+            rows.append((int(t["ts"][k]), f"{prefix}{inst.instrument_id}{seq:09d}", inst.name, float(t["price"][k]),
+                         float(t["amount"][k])))
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("currency,kind", [("BTC", "option"), ("ETH", "any"), ("BTC", "future")])
+def test_currency_pages_are_every_instruments_trades_in_exchange_order(sim, currency, kind):
+    """Paging a currency forward (asc) and asking for the newest (desc) returns exactly the union of the
+    instruments' own trades, ordered by (timestamp, trade_id), across a day boundary; for futures the
+    window is the latest day holding trades of one millisecond (their order is the trade_id's)."""
+    from ingest.sim import Market
+    from ingest.sim.market import day_of, day_start
+
+    market = Market(9)
+    for d in range(day_of(NOW) - 1, day_of(NOW) - 30, -1):
+        start, end = day_start(d) - 3 * 3600_000, day_start(d + 1) - 1
+        want = _expected_currency_trades(market, currency, None if kind == "any" else kind, start, end)
+        if kind == "option" or len({w[0] for w in want}) < len(want):
+            break
+    else:
+        raise AssertionError(f"no {currency} {kind} trades sharing a millisecond in 30 days")
+    assert len(want) > 2_000
+    got, cursor, seen = [], start, set()
+    while True:
+        res = call(sim, "get_last_trades_by_currency_and_time", host="history", currency=currency, kind=kind,
+                   start_timestamp=cursor, end_timestamp=end, count=1000, sorting="asc").json()["result"]
+        got += [t for t in res["trades"] if t["trade_id"] not in seen]
+        seen |= {t["trade_id"] for t in res["trades"]}
+        if not res["has_more"]:
+            break
+        cursor = res["trades"][-1]["timestamp"]
+    assert [(t["timestamp"], t["trade_id"], t["instrument_name"], t["price"], t["amount"]) for t in got] == want
+    newest = call(sim, "get_last_trades_by_currency_and_time", host="history", currency=currency, kind=kind,
+                  start_timestamp=start, end_timestamp=end, count=1000, sorting="desc").json()["result"]
+    assert newest["has_more"] is True
+    assert [t["trade_id"] for t in newest["trades"]] == [w[1] for w in reversed(want[-1000:])]
+
+
+def test_an_options_trades_do_not_depend_on_what_was_generated_first():
+    """An expiry's options are generated together for a day; whichever is asked first (the option, a
+    sibling, or a page of the whole currency), each option's trades are the same."""
+    from ingest.sim import Market
+    from ingest.sim.market import day_of
+
+    name, sibling = "BTC-28JUN24-70000-C", "BTC-28JUN24-60000-P"
+    d = day_of(NOW) - 3
+    first, via_sibling, via_page = Market(4), Market(4), Market(4)
+    a = first.day_trades(first.instrument(name), d)
+    via_sibling.day_trades(via_sibling.instrument(sibling), d)
+    via_page.day_tape("BTC", "option", d)
+    for m in (via_sibling, via_page):
+        b = m.day_trades(m.instrument(name), d)
+        for k in ("ts", "price", "amount", "iv", "mark", "index", "direction"):
+            assert a[k].tolist() == b[k].tolist(), k
+    assert len(a["ts"]) > 0

@@ -596,31 +596,36 @@ class Exchange:
 
     # ---------------------------------------------------------------- trades
     def _trade_dicts(self, inst: Instrument, t: dict) -> list[dict]:
-        prefix = "" if inst.currency == "BTC" else inst.currency + "-"
+        """One instrument's trades ``t`` (columns as Market.trades) as the exchange's dicts."""
+        return self._tape_dicts([inst], t)
+
+    def _tape_dicts(self, insts: list[Instrument], t: dict, owner: np.ndarray | None = None) -> list[dict]:
+        """The trades ``t`` (columns as Market.trade_columns) as the exchange's dicts; trade ``k`` is of
+        ``insts[owner[k]]`` (of ``insts[0]`` without ``owner``)."""
+        n = len(t["ts"])
+        owners = [0] * n if owner is None else owner.tolist()
+        cols = [t[c].tolist() for c in ("ts", "price", "amount", "direction", "mark", "index", "seq", "tick")]
+        ivs = t["iv"].tolist() if "iv" in t else [None] * n
+        info = [("" if i.currency == "BTC" else i.currency + "-", i.instrument_id, i.kind == "option", i.name,
+                 i.contract_size, BLOCK_TRADES_PER_10K[i.kind]) for i in insts]
         out = []
-        iid = inst.instrument_id
-        is_opt = inst.kind == "option"
-        ivs = t.get("iv")
-        ticks = t["tick"]
-        for k in range(len(t["ts"])):
-            price = float(t["price"][k])
-            seq = int(t["seq"][k])
-            ts = int(t["ts"][k])
+        for o, ts, price, amount, direction, mark, index, seq, tick, iv in zip(owners, *cols, ivs, strict=True):
+            prefix, iid, is_opt, name, contract_size, blocks = info[o]
             d = {"trade_seq": seq, "trade_id": f"{prefix}{iid}{seq:09d}", "timestamp": ts,
-                 "tick_direction": int(ticks[k]), "price": price,
-                 "mark_price": round(float(t["mark"][k]), 8 if is_opt else 4),
-                 "instrument_name": inst.name, "index_price": round(float(t["index"][k]), 2),
-                 "direction": "buy" if t["direction"][k] > 0 else "sell", "amount": float(t["amount"][k]),
-                 "contracts": float(t["amount"][k] / inst.contract_size),
+                 "tick_direction": tick, "price": price,
+                 "mark_price": round(mark, 8 if is_opt else 4),
+                 "instrument_name": name, "index_price": round(index, 2),
+                 "direction": "buy" if direction > 0 else "sell", "amount": amount,
+                 "contracts": amount / contract_size,
                  # 2026 fields: 64-bit integers above 2**53 (a float would lose their last digits)
                  "starbase_match_id": STARBASE_MATCH_BASE + iid * 2 ** 32 + seq,
                  "starbase_timestamp": ts * 1_000_000 + (seq * 7919) % 1_000_000}
             if is_opt:
-                d["iv"] = float(ivs[k])
+                d["iv"] = iv
             draw = (seq * 2654435761 + iid * 40503) % 10_000
             if not is_opt and draw < LIQUIDATIONS_PER_10K:
                 d["liquidation"] = ("M", "T", "MT")[draw % 3]
-            if draw >= 10_000 - BLOCK_TRADES_PER_10K[inst.kind]:
+            if draw >= 10_000 - blocks:
                 d["block_trade_id"] = f"{iid}{seq:09d}"
                 d["block_trade_leg_count"] = 1
             out.append(d)
@@ -688,67 +693,31 @@ class Exchange:
     def _currency_trades(self, cur: str, kind: str | None, start: int, end: int, now: int, count: int,
                          newest_first: bool) -> dict:
         """The trades of a currency in [start, min(end, now)] ordered by (timestamp, trade_id), the first
-        (or, newest_first, the last) `count`, collected day by day until more than `count` are known.
-        Only the answer's trades become dicts (a page of a busy day costs its own trades, not the day's)."""
+        (or, newest_first, the last) `count`, from the market's day tapes until more than `count` are
+        known. Only the answer's trades become dicts (a page of a busy day costs its own trades)."""
         hi = min(end, now)
         if hi < start:
             return {"trades": [], "has_more": False}
-        days = list(range(day_of(max(start, T0_MS)), day_of(hi) + 1))
-        if newest_first:
-            days.reverse()
-        parts: list[tuple[Instrument, dict]] = []
+        days = range(day_of(max(start, T0_MS)), day_of(hi) + 1)
+        spans = []  # (instruments, columns) in answer order
         n = 0
-        for d in days:
-            s, e = max(start, day_start(d)), min(hi, day_start(d + 1) - 1)
-            for inst in self.m.instruments_between(cur, kind, s, e):
-                t = self.m.trades(inst, s, e, now)
-                if len(t["ts"]):
-                    parts.append((inst, t))
-                    n += len(t["ts"])
+        for d in (reversed(days) if newest_first else days):
+            insts, cols = self.m.day_tape(cur, kind, d)
+            ts = cols["ts"]
+            a, b = int(np.searchsorted(ts, start)), int(np.searchsorted(ts, hi, side="right"))
+            if b > a:
+                sl = slice(b - 1, a - 1 if a else None, -1) if newest_first else slice(a, b)
+                spans.append((insts, {c: v[sl] for c, v in cols.items()}))
+                n += b - a
             if n > count:
                 break
-        if not parts:
-            return {"trades": [], "has_more": False}
-        order = self._trade_order(cur, parts)
-        if newest_first:
-            order = order[::-1]
-        sel = order[:count]
-        owners = np.repeat(np.arange(len(parts)), [len(t["ts"]) for _, t in parts])
-        starts = np.cumsum([0] + [len(t["ts"]) for _, t in parts])
-        by_id: dict[int, dict] = {}
-        for i in np.unique(owners[sel]).tolist():
-            inst, t = parts[i]
-            pos = np.sort(sel[owners[sel] == i]) - starts[i]
-            for g, tr in zip((pos + starts[i]).tolist(), self._trade_dicts(inst, {k: v[pos] for k, v in t.items()}),
-                             strict=True):
-                by_id[g] = tr
-        return {"trades": [by_id[g] for g in sel.tolist()], "has_more": n > count}
-
-    def _trade_order(self, cur: str, parts: list) -> np.ndarray:
-        """Indexes into the concatenated trades of `parts`, ascending by (timestamp, trade_id): by time,
-        then the few trades that share a millisecond by their trade_id strings."""
-        ts = np.concatenate([t["ts"] for _, t in parts])
-        order = np.argsort(ts, kind="stable")
-        tied = ts[order]
-        same = np.flatnonzero(tied[1:] == tied[:-1])
-        if same.size:
-            prefix = "" if cur == "BTC" else cur + "-"
-            owner = np.repeat(np.arange(len(parts)), [len(t["ts"]) for _, t in parts])
-            first = np.cumsum([0] + [len(t["ts"]) for _, t in parts])
-
-            def trade_id(g: int) -> str:
-                inst, t = parts[owner[g]]
-                return f"{prefix}{inst.instrument_id}{int(t['seq'][g - first[owner[g]]]):09d}"
-            k = 0
-            while k < len(same):  # each run of equal timestamps, sorted by trade_id
-                a = same[k]
-                b = a + 1
-                while k + 1 < len(same) and same[k + 1] == b:
-                    k += 1
-                    b += 1
-                order[a:b + 1] = sorted(order[a:b + 1].tolist(), key=trade_id)
-                k += 1
-        return order
+        out: list[dict] = []
+        for insts, cols in spans:
+            k = count - len(out)
+            out += self._tape_dicts(insts, {c: v[:k] for c, v in cols.items()}, cols["owner"][:k])
+            if len(out) >= count:
+                break
+        return {"trades": out, "has_more": n > count}
 
     def _trade_kind(self, p):
         kind = p.str("kind", "any", choices=KINDS + ("any",))

@@ -884,57 +884,46 @@ class Market:
             self._memo[key] = cum
         return int(cum[b - b0] + self._block_totals(inst, b)[:r].sum())
 
+    def _trade_draws(self, inst: Instrument, day: int) -> tuple[np.ndarray, dict, np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+        """The per-instrument draws of a day's trades: (counts, out with ts/direction/counts, position of
+        each trade in minutes from midnight, the spread/IV uniform, the size normal).  Drawn all at once,
+        before anything else may re-key the generator (see _draw)."""
+        counts = self._counts(inst, day)
+        n = int(counts.sum())
+        if n == 0:  # a far option's usual day: nothing to draw
+            return counts, dict(ts=np.empty(0, np.int64), direction=np.empty(0, np.int8), counts=counts), \
+                np.empty(0), np.empty(0), np.empty(0)
+        rng = _draw(self.seed, "trades", inst.name, day)
+        r = rng.random((3, n))
+        z = rng.standard_normal(n)
+        rel = np.repeat(_MINUTE_MS, counts)
+        rel += (r[0] * MIN_MS).astype(np.int64)
+        rel.sort()  # minutes are ascending already: sorting orders trades within their minute
+        direction = (r[1] < 0.5).astype(np.int8)
+        direction += direction
+        direction -= 1
+        out = dict(ts=rel + day_start(day), direction=direction, counts=counts)
+        return counts, out, rel / MIN_MS, r[2], z
+
     def day_trades(self, inst: Instrument, day: int) -> dict:
         """All trades of an instrument in one UTC day (ignores "now"), as numpy arrays."""
         key = ("trades", inst.name, day)
         v = self._trades.get(key)
         if v is not None:
             return v
-        counts = self._counts(inst, day)
-        n = int(counts.sum())
-        rng = _draw(self.seed, "trades", inst.name, day)
-        s = day_start(day)
-        # per trade: offset in its minute, side, spread/IV draw (one block of uniforms), size; all drawn
-        # before anything else may re-key the generator (see _draw)
-        r = rng.random((3, n))
-        z = rng.standard_normal(n)
-        rel = np.repeat(_MINUTE_MS, counts)
-        rel += (r[0] * MIN_MS).astype(np.int64)
-        rel.sort()  # minutes are ascending already: sorting orders trades within their minute
-        pos = rel / MIN_MS
-        ts = rel + s
-        direction = (r[1] < 0.5).astype(np.int8)
-        direction += direction
-        direction -= 1
-        u = r[2]
-        out = dict(ts=ts, direction=direction, counts=counts)
-        if n == 0:
-            for k in ("price", "amount", "mark", "index") + (("iv",) if inst.kind == "option" else ()):
+        if inst.kind == "option":
+            return self._option_day_trades(inst, day)
+        counts, out, pos, u, z = self._trade_draws(inst, day)
+        if len(z) == 0:
+            for k in ("price", "amount", "mark", "index"):
                 out[k] = np.empty(0)
-        elif inst.kind == "option":
-            P = self._day_paths(inst.currency, day)
-            grid = _GRID1441
-            idx = np.interp(pos, grid, P["index"])
-            out["index"] = idx
-            tau = np.maximum(inst.expiration_ms - ts, 0) / YEAR_MS
-            F = idx * np.exp(np.interp(pos, grid, P["basis"]) * tau)
-            iv_mark = smile_iv(np.interp(pos, grid, P["vol"]), F, inst.strike, tau)
-            out["mark"] = black76(F, inst.strike, tau, iv_mark, inst.is_call) / F
-            iv_t = iv_mark * (1 + direction * (0.01 + 0.04 * u))
-            raw = black76(F, inst.strike, tau, iv_t, inst.is_call) / F
-            tick = np.where(raw >= 0.005, 0.0005, 0.0001)
-            price = np.maximum(np.round(np.round(raw / tick) * tick, 4), 0.0001)
-            out["price"] = price
-            z += 1.5  # lognormal(1.5, 1.0)
-            out["amount"] = np.round(inst.min_trade_amount * np.maximum(1, np.round(np.exp(z))), 1)
-            iv = implied_vol_newton(price * F, F, inst.strike, tau, inst.is_call, iv_t)
-            out["iv"] = np.round(iv * 100, 2)
         else:
             # price = mark * (1 +- half-spread), half-spread uniform in [0.5, 2.5] bp, on the tick grid
             x = np.interp(pos, _GRID1441, self._fair_path(inst, day))
             u *= 0.0002
             u += 0.00005
-            u *= direction
+            u *= out["direction"]
             u += 1.0
             x *= u
             out["price"] = round_to_tick(x, inst.tick_size)
@@ -947,6 +936,68 @@ class Market:
             out["amount"] = z
         self._trades.put(key, out, _nbytes(out))
         return out
+
+    def _option_siblings(self, inst: Instrument) -> list[Instrument]:
+        """Every option of ``inst``'s currency and expiry (the strike grid, calls and puts)."""
+        key = ("siblings", inst.currency, inst.expiration_ms)
+        v = self._memo.get(key)
+        if v is None:
+            x = cal.from_ms(inst.expiration_ms)
+            ex = self._expiries(inst.currency, "option", x, x)
+            v = self._make_options(inst.currency, ex[0]) if ex else []
+            if not any(o.name == inst.name for o in v):
+                v = [inst]
+            self._memo[key] = v
+        return v
+
+    def _option_day_trades(self, inst: Instrument, day: int) -> dict:
+        """The day's trades of every option of ``inst``'s expiry, generated together (each option's own
+        draws, one vectorised Black-76 pass for their prices and implied vols: a pass per option costs
+        ~0.3 ms of numpy call overhead, and a currency lists ~800 options a day). Always generated this
+        way, so an option's trades never depend on what was asked first. Returns ``inst``'s."""
+        sibs = self._option_siblings(inst)
+        mine = None
+        drawn = []
+        for o in sibs:
+            counts, out, pos, u, z = self._trade_draws(o, day)
+            drawn.append((o, out, pos, u, z))
+            if o.name == inst.name:
+                mine = out
+        ns = [len(z) for *_, z in drawn]
+        n = sum(ns)
+        if n:
+            pos = np.concatenate([d[2] for d in drawn])
+            u = np.concatenate([d[3] for d in drawn])
+            z = np.concatenate([d[4] for d in drawn])
+            ts = np.concatenate([d[1]["ts"] for d in drawn])
+            direction = np.concatenate([d[1]["direction"] for d in drawn])
+            strike = np.repeat(np.array([o.strike for o in sibs], dtype=float), ns)
+            is_call = np.repeat(np.array([o.is_call for o in sibs]), ns)
+            P = self._day_paths(inst.currency, day)
+            idx = np.interp(pos, _GRID1441, P["index"])
+            tau = np.maximum(inst.expiration_ms - ts, 0) / YEAR_MS
+            F = idx * np.exp(np.interp(pos, _GRID1441, P["basis"]) * tau)
+            iv_mark = smile_iv(np.interp(pos, _GRID1441, P["vol"]), F, strike, tau)
+            mark = black76(F, strike, tau, iv_mark, is_call) / F
+            iv_t = iv_mark * (1 + direction * (0.01 + 0.04 * u))
+            raw = black76(F, strike, tau, iv_t, is_call) / F
+            tick = np.where(raw >= 0.005, 0.0005, 0.0001)
+            price = np.maximum(np.round(np.round(raw / tick) * tick, 4), 0.0001)
+            z += 1.5  # lognormal(1.5, 1.0)
+            amount = np.round(np.repeat([o.min_trade_amount for o in sibs], ns) * np.maximum(1, np.round(np.exp(z))),
+                              1)
+            iv = np.round(implied_vol_newton(price * F, F, strike, tau, is_call, iv_t) * 100, 2)
+        at = 0
+        for (o, out, *_), k in zip(drawn, ns, strict=True):
+            if n:
+                sl = slice(at, at + k)
+                out.update(index=idx[sl], mark=mark[sl], price=price[sl], amount=amount[sl], iv=iv[sl])
+            else:
+                out.update({c: np.empty(0) for c in ("price", "amount", "mark", "index", "iv")})
+            at += k
+            self._trades.put(("trades", o.name, day), out, _nbytes(out))
+        assert mine is not None
+        return mine
 
     def day_ticks(self, inst: Instrument, day: int) -> np.ndarray:
         """tick_direction of the day's trades (int8): 0 plus tick (above the instrument's previous trade),
@@ -1221,6 +1272,24 @@ class Market:
         return out
 
     # ---------------------------------------------------------------- trades API
+    def trade_columns(self, inst: Instrument, day: int, at: np.ndarray) -> dict:
+        """Columns of the day's trades at positions ``at`` (ascending) as numpy arrays: ts, price, amount,
+        direction, mark, index, seq, tick (and iv for options)."""
+        t = self.day_trades(inst, day)
+        out = {k: t[k][at] for k in ("ts", "price", "amount", "direction")}
+        out["seq"] = self.trade_seq_base(inst, day) + 1 + at.astype(np.int64)
+        out["tick"] = self.day_ticks(inst, day)[at]
+        if inst.kind == "option":
+            out["iv"] = t["iv"][at]
+        for k in ("mark", "index"):
+            if k in t:
+                out[k] = t[k][at]
+            else:  # futures: the mark and index paths at the trade's instant
+                pos = (out["ts"] - day_start(day)) / MIN_MS
+                path = self._fair_path(inst, day) if k == "mark" else self._day_paths(inst.currency, day)["index"]
+                out[k] = np.interp(pos, _GRID1441, path)
+        return out
+
     def trades(self, inst: Instrument, start_ms: int, end_ms: int, now_ms: int, count: int | None = None,
                newest_first: bool = False) -> dict:
         """Trades with ``start <= timestamp <= min(end, now)`` as numpy arrays incl. ``seq``.
@@ -1230,30 +1299,20 @@ class Market:
         hi = min(end_ms, now_ms, inst.expiration_ms - 1)
         keys = ("ts", "price", "amount", "direction", "mark", "index", "seq", "tick")
         keys += ("iv",) if inst.kind == "option" else ()
-        acc = {k: [] for k in keys}
+        acc: dict[str, list] = {k: [] for k in keys}
         if hi >= lo:
             days = range(day_of(lo), day_of(hi) + 1)
             if newest_first:
                 days = reversed(days)
             got = 0
             for d in days:
-                t = self.day_trades(inst, d)
-                ts = t["ts"]
+                ts = self.day_trades(inst, d)["ts"]
                 a, b = int(np.searchsorted(ts, lo)), int(np.searchsorted(ts, hi, side="right"))
                 if b <= a:
                     continue
-                base = self.trade_seq_base(inst, d)
+                cols = self.trade_columns(inst, d, np.arange(a, b))
                 for k in keys:
-                    if k == "seq":
-                        acc[k].append(base + 1 + np.arange(a, b, dtype=np.int64))
-                    elif k == "tick":
-                        acc[k].append(self.day_ticks(inst, d)[a:b])
-                    elif k in ("mark", "index") and k not in t:
-                        pos = (ts[a:b] - day_start(d)) / MIN_MS
-                        path = self._fair_path(inst, d) if k == "mark" else self._day_paths(inst.currency, d)["index"]
-                        acc[k].append(np.interp(pos, np.arange(1441), path))
-                    else:
-                        acc[k].append(t[k][a:b])
+                    acc[k].append(cols[k])
                 got += b - a
                 if count is not None and got > count:
                     break
@@ -1261,6 +1320,53 @@ class Market:
                 for k in keys:
                     acc[k].reverse()
         return {k: (np.concatenate(v) if v else np.empty(0)) for k, v in acc.items()}
+
+    def day_tape(self, currency: str, kind: str | None, day: int) -> tuple[list[Instrument], dict]:
+        """The day's trades of a currency (and kind, None for every kind) in the order the exchange
+        pages them, by (timestamp, trade_id): ``(instruments, columns)``, the columns those of
+        :meth:`trade_columns` plus ``owner`` (trade ``i`` is ``instruments[owner[i]]``'s; ``iv`` NaN but
+        for options).  Kept per day, so a page of ``get_last_trades_by_currency_and_time`` costs a
+        binary search and its own trades, not a walk over the ~800 options a currency lists a day."""
+        key = ("tape", currency, kind, day)
+        v = self._trades.get(key)
+        if v is not None:
+            return v
+        s = day_start(day)
+        insts, parts = [], []
+        for inst in self.instruments_between(currency, kind, s, s + DAY_MS - 1):
+            n = len(self.day_trades(inst, day)["ts"])
+            if n:
+                cols = self.trade_columns(inst, day, np.arange(n))
+                cols.setdefault("iv", np.full(n, np.nan))
+                cols["owner"] = np.full(n, len(insts), dtype=np.int32)
+                insts.append(inst)
+                parts.append(cols)
+        keys = ("ts", "price", "amount", "direction", "mark", "index", "seq", "tick", "iv", "owner")
+        if not parts:
+            v = (insts, {k: np.empty(0) for k in keys})
+            self._trades.put(key, v, 200)
+            return v
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+        order = np.argsort(cols["ts"], kind="stable")
+        tied = cols["ts"][order]
+        same = np.flatnonzero(tied[1:] == tied[:-1])
+        if same.size:  # runs of equal timestamps: by trade_id (a string: prefix, instrument id, seq)
+            prefix = "" if currency == "BTC" else currency + "-"
+
+            def trade_id(g: int) -> str:
+                return f"{prefix}{insts[int(cols['owner'][g])].instrument_id}{int(cols['seq'][g]):09d}"
+            k = 0
+            while k < len(same):
+                a = same[k]
+                b = a + 1
+                while k + 1 < len(same) and same[k + 1] == b:
+                    k += 1
+                    b += 1
+                order[a:b + 1] = sorted(order[a:b + 1].tolist(), key=trade_id)
+                k += 1
+        v = (insts, {k: c[order] for k, c in cols.items()})
+        self._trades.put(key, v, sum(c.nbytes for c in v[1].values()) + 200)
+        return v
 
     # ---------------------------------------------------------------- funding
     def _hourly_funding(self, currency: str, day: int) -> np.ndarray:
