@@ -209,10 +209,14 @@ def test_a_database_of_the_released_0003_upgrades_to_head_with_every_row(migrate
             buckets = conn.execute("SELECT DISTINCT config->>'buckets_per_batch' FROM timescaledb_information.jobs "
                                    "WHERE proc_name = 'policy_refresh_continuous_aggregate'").fetchall()
         # every row of every table and continuous aggregate, unchanged; storage_settings keeps its rows
-        # and gains those of later revisions' relations
+        # (but the two 0023 changes: options_ohlcv kept forever, options_ohlcv_1h's note) and gains those
+        # of later revisions' relations
         assert {k: v for k, v in after.items() if k != "storage_settings"} == \
                {k: v for k, v in before.items() if k != "storage_settings"}
-        assert old_settings <= new_settings and len(new_settings) >= len(old_settings) == 12
+        changed = ("(options_ohlcv,", "(options_ohlcv_1h,")
+        assert len(old_settings) == 12 and len([r for r in old_settings if r.startswith(changed)]) == 2
+        assert {r for r in old_settings if not r.startswith(changed)} <= new_settings
+        assert len([r for r in new_settings if r.startswith(changed)]) == 2
         assert schema_snapshot.differences(head, new, SECTIONS) == []
         assert buckets == [("0",)]
     finally:
@@ -230,3 +234,22 @@ def test_upgrade_downgrade_upgrade_round_trips_to_the_snapshot(migrated_url):
     finally:
         _reset_to_head(migrated_url)
     assert schema_snapshot.differences(schema_snapshot.load(), actual, SECTIONS) == []
+
+
+def test_0023_keeps_option_candles_forever_and_its_downgrade_brings_back_the_90_days(migrated_url):
+    def retention(conn) -> tuple:
+        job = conn.execute("SELECT config->>'drop_after' FROM timescaledb_information.jobs "
+                           "WHERE hypertable_name = 'options_ohlcv' AND proc_name = 'policy_retention'").fetchone()
+        setting = conn.execute("SELECT retain_for::text FROM storage_settings "
+                               "WHERE relation = 'options_ohlcv'").fetchone()
+        return (job and job[0], setting[0])
+
+    try:
+        schema.downgrade(migrated_url, "0022")
+        with psycopg.connect(migrated_url, autocommit=True) as conn:
+            assert retention(conn) == ("90 days", "90 days")
+        schema.upgrade(migrated_url, "0023")
+        with psycopg.connect(migrated_url, autocommit=True) as conn:
+            assert retention(conn) == (None, None)
+    finally:
+        schema.upgrade(migrated_url, "head")

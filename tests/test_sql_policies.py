@@ -80,6 +80,12 @@ def everything(db):
     }
 
 
+def greeks_row(ts: datetime, name: str) -> tuple:
+    """An options_greeks row with a mark IV, a mark price and an underlying, the rest NULL."""
+    return (ts, name, "exchange", Decimal("0.5"), None, None, None, None, Decimal(55), None, None,
+            Decimal("0.05"), Decimal(50000), None, None, None, "exchange")
+
+
 def load_a_bit_of_everything(db):
     start = day(2024, 2, 20)
     minutes = 10 * 1440  # more than one chunk of the 1- and 7-day tables
@@ -108,32 +114,8 @@ def load_a_bit_of_everything(db):
             "BTC-29MAR24-50000-C", start, minutes, lambda i: 0.05, skip=[i for i in range(minutes) if i % 97]
         ),
     )
-    copy_upsert(
-        db,
-        OPTIONS_GREEKS,
-        [
-            (
-                start + timedelta(minutes=i),
-                "BTC-29MAR24-50000-C",
-                "exchange",
-                Decimal("0.5"),
-                None,
-                None,
-                None,
-                None,
-                Decimal(55),
-                None,
-                None,
-                Decimal("0.05"),
-                Decimal(50000),
-                None,
-                None,
-                None,
-                "exchange",
-            )
-            for i in range(0, minutes, 30)
-        ],
-    )
+    copy_upsert(db, OPTIONS_GREEKS, [greeks_row(start + timedelta(minutes=i), "BTC-29MAR24-50000-C")
+                                     for i in range(0, minutes, 30)])
     copy_upsert(
         db,
         FUNDING_RATES,
@@ -223,37 +205,32 @@ def test_the_loader_upserts_into_a_compressed_chunk_without_duplicates(db):
 
 
 def test_retention_drops_only_what_its_setting_says(db):
+    """options_greeks keeps 30 days (its hourly aggregate keeps the rest); options_ohlcv, whose candles
+    of expired options the trade tape builds, is kept forever (revision 0023), like the other tables."""
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    retain = db.execute(
-        "SELECT retain_for FROM storage_settings WHERE relation = 'options_ohlcv'"
-    ).fetchone()[0]
-    assert retain == timedelta(days=90)
-    ages = (300, 120, 95, 89, 60, 1)
+    retain = dict(db.execute("SELECT relation, retain_for FROM storage_settings "
+                             "WHERE relation IN ('options_greeks', 'options_ohlcv')").fetchall())
+    assert retain == {"options_greeks": timedelta(days=30), "options_ohlcv": None}
+    ages = (300, 45, 32, 29, 20, 1)
     for age in ages:
-        load(
-            db,
-            "options_ohlcv",
-            minute_series("BTC-1JAN30-1000-C", now - timedelta(days=age), 3, lambda i: 0.1),
-        )
-        load(
-            db,
-            "perpetuals_ohlcv",
-            minute_series("BTC-PERPETUAL", now - timedelta(days=age), 3, lambda i: 9.0),
-        )
+        at = now - timedelta(days=age)
+        copy_upsert(db, OPTIONS_GREEKS, [greeks_row(at + timedelta(minutes=i), "BTC-1JAN30-1000-C") for i in range(3)])
+        load(db, "options_ohlcv", minute_series("BTC-1JAN30-1000-C", at, 3, lambda i: 0.1))
+        load(db, "perpetuals_ohlcv", minute_series("BTC-PERPETUAL", at, 3, lambda i: 9.0))
     refresh_aggregates(db)
-    hours_before = db.execute("SELECT count(*) FROM options_ohlcv_1h").fetchone()[0]
-    run_job(db, "options_ohlcv", "policy_retention")
-    kept = {r[0] for r in db.execute("SELECT DISTINCT date_trunc('day', ts) FROM options_ohlcv")}
+    hours_before = db.execute("SELECT count(*) FROM options_greeks_1h").fetchone()[0]
+    run_job(db, "options_greeks", "policy_retention")
+    kept = {r[0] for r in db.execute("SELECT DISTINCT date_trunc('day', ts) FROM options_greeks")}
     # whole chunks go, and only chunks that end before now - retain_for: nothing younger than that
-    # is lost, and nothing older than that by more than a chunk (7 days) stays
-    assert {date_trunc_day(now - timedelta(days=a)) for a in (89, 60, 1)} <= kept
-    assert date_trunc_day(now - timedelta(days=300)) not in kept
-    assert date_trunc_day(now - timedelta(days=120)) not in kept
+    # is lost, and nothing older than that by more than a chunk (1 day) stays
+    assert {date_trunc_day(now - timedelta(days=a)) for a in (29, 20, 1)} <= kept
+    assert not {date_trunc_day(now - timedelta(days=a)) for a in (300, 45, 32)} & kept
     # the hourly aggregate keeps the hours whose raw rows are gone, and no other table lost anything
-    assert db.execute("SELECT count(*) FROM options_ohlcv_1h").fetchone()[0] == hours_before
-    assert db.execute("SELECT count(*) FROM perpetuals_ohlcv").fetchone()[0] == 3 * len(ages)
-    with pytest.raises(AssertionError):
-        job_id(db, "perpetuals_ohlcv", "policy_retention")  # kept forever: no job
+    assert db.execute("SELECT count(*) FROM options_greeks_1h").fetchone()[0] == hours_before
+    for table in ("options_ohlcv", "perpetuals_ohlcv"):
+        assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 3 * len(ages)
+        with pytest.raises(AssertionError):
+            job_id(db, table, "policy_retention")  # kept forever: no job
 
 
 def date_trunc_day(ts):
@@ -262,19 +239,19 @@ def date_trunc_day(ts):
 
 def test_a_retention_shorter_than_a_refresh_window_is_refused(db, restore_settings):
     jobs = db.execute("SELECT count(*) FROM timescaledb_information.jobs WHERE job_id >= 1000").fetchone()[0]
-    db.execute("UPDATE storage_settings SET retain_for = '5 days' WHERE relation = 'options_ohlcv'")
-    with pytest.raises(PolicyError, match="options_ohlcv_1h"):
+    db.execute("UPDATE storage_settings SET retain_for = '2 days' WHERE relation = 'options_greeks'")
+    with pytest.raises(PolicyError, match="options_greeks_1h"):  # it refreshes 3 days back
         apply_policies(db)
-    db.execute("UPDATE storage_settings SET retain_for = NULL WHERE relation = 'options_ohlcv'")
+    db.execute("UPDATE storage_settings SET retain_for = '30 days' WHERE relation = 'options_greeks'")
     db.execute("UPDATE storage_settings SET retain_for = '365 days' WHERE relation = 'perpetuals_ohlcv'")
     with pytest.raises(PolicyError, match="all history"):
         apply_policies(db)
     # nothing changed
     cfg = db.execute(
-        "SELECT config FROM timescaledb_information.jobs WHERE hypertable_name = 'options_ohlcv' "
+        "SELECT config FROM timescaledb_information.jobs WHERE hypertable_name = 'options_greeks' "
         "AND proc_name = 'policy_retention'"
     ).fetchone()[0]
-    assert cfg["drop_after"] == "90 days"
+    assert cfg["drop_after"] == "30 days"
     assert (
         db.execute("SELECT count(*) FROM timescaledb_information.jobs WHERE job_id >= 1000").fetchone()[0]
         == jobs
@@ -300,11 +277,11 @@ def test_changed_settings_are_re_applied_idempotently(db, restore_settings):
     assert apply_policies(db) and jobs() == first
     db.execute(
         "UPDATE storage_settings SET retain_for = '180 days', compress_after = '3 days' "
-        "WHERE relation = 'options_ohlcv'"
+        "WHERE relation = 'options_greeks'"
     )
     db.execute("UPDATE storage_settings SET compress_after = NULL WHERE relation = 'index_prices'")
     applied = apply_policies(db)
-    assert ("options_ohlcv", "retention", "drop_after 180 days") in applied
+    assert ("options_greeks", "retention", "drop_after 180 days") in applied
     assert ("index_prices", "compression", "removed") in applied
     cfg = {
         (r[0], r[1]): r[2]
@@ -312,8 +289,8 @@ def test_changed_settings_are_re_applied_idempotently(db, restore_settings):
             "SELECT hypertable_name, proc_name, config FROM timescaledb_information.jobs WHERE job_id >= 1000"
         )
     }
-    assert cfg[("options_ohlcv", "policy_retention")]["drop_after"] == "180 days"
-    assert cfg[("options_ohlcv", "policy_compression")]["compress_after"] == "3 days"
+    assert cfg[("options_greeks", "policy_retention")]["drop_after"] == "180 days"
+    assert cfg[("options_greeks", "policy_compression")]["compress_after"] == "3 days"
     assert ("index_prices", "policy_compression") not in cfg
     assert len(jobs()) == len(first) - 1
 
@@ -325,7 +302,7 @@ def test_apply_policies_command_prints_what_it_applied_and_no_password(migrated_
     monkeypatch.delenv("INGEST_ANALYST_PASSWORD", raising=False)
     result = CliRunner().invoke(apply_policies_command, [])
     assert result.exit_code == 0, result.output
-    assert "options_ohlcv" in result.output and "drop_after 90 days" in result.output
+    assert "options_greeks" in result.output and "drop_after 30 days" in result.output
     assert "s3cret-pw" not in result.output and "***" in result.output
     help_text = CliRunner().invoke(apply_policies_command, ["--help"]).output
     assert "Example" in help_text and "storage_settings" in help_text
