@@ -348,17 +348,49 @@ def test_invalid_trades_are_quarantined_broken_answers_fetched_again(tdb, sim):
 # ----------------------------------------------------------------------------- dry run
 
 
-def test_dry_run_counts_day_windows_and_warns_about_the_size_of_the_futures_tape(tdb, sim, caplog):
+def true_pages(sim, currency: str, api_kind: str, start: int, end: int) -> int:
+    """Requests a backfill of [start, end] needs, by the simulator's tape: ceil(trades / 1,000) a day."""
+    n = 0
+    for s in range(start, end, DAY):
+        n += max(1, -(-len(truth(sim, currency, api_kind, s, min(s + DAY, end + 1) - 1)) // 1000))
+    return n
+
+
+@pytest.mark.parametrize("kind,api_kind", [("option", "option"), ("perpetual", "future")])
+def test_dry_run_estimates_requests_from_one_sample_page_a_month(tdb, sim, caplog, kind, api_kind):
+    """Each day window is counted ceil(trades / 1,000) requests, trades estimated from one page a month
+    of each currency (sampled from the history host): close to what the backfill will send, where one
+    request a window would undercount a futures day ~6x. The futures tape's size is warned about."""
     db = tdb
-    ctx = Context(sim_client(sim), sim.now_ms(), parse_when("2024-06-01"), parse_when("2024-06-09T23:59"))
-    seen = []
-    with caplog.at_level(logging.WARNING, logger="ingest.trades"):
-        windows = list(trades.plan(ctx, db, lambda *a: seen.append(a), False, {"kind": ("option",)}))
-        assert not caplog.records
-        list(trades.plan(ctx, db, lambda *a: None, False, {"kind": ("perpetual",)}))
-    assert len(windows) == len(seen) == 2 * 9
-    assert {a[0] for a in seen} == {"BTC option", "ETH option"} and not any(a[3] for a in seen)
-    assert "hundreds of millions" in caplog.text
+    since, until = parse_when("2024-05-25"), parse_when("2024-06-08T23:59")
+    ctx = Context(sim_client(sim), sim.now_ms(), since, until)
+    seen: list[tuple] = []
+    sent = sim.stats()["by_method"].get("get_last_trades_by_currency_and_time", 0)
+    with caplog.at_level(logging.INFO, logger="ingest.trades"):
+        windows = list(trades.plan(ctx, db, lambda *a, **k: seen.append(a + (k["requests"],)), False,
+                                   {"kind": (kind,)}))
+    assert len(windows) == len(seen) == 2 * 15 and not any(a[3] for a in seen)
+    samples = sim.stats()["by_method"]["get_last_trades_by_currency_and_time"] - sent
+    assert samples == 2 * 2  # BTC and ETH, May and June
+    assert ("hundreds of millions" in caplog.text) == (kind == "perpetual")
+    assert "estimated from 4 sample pages" in caplog.text
+    for currency in ("BTC", "ETH"):
+        estimated = sum(a[4] for a in seen if a[0].startswith(currency))
+        truth_requests = true_pages(sim, currency, api_kind, since, until + MIN - 1)
+        assert truth_requests > 2 * 15 if kind == "perpetual" else truth_requests >= 15
+        assert 0.7 <= estimated / truth_requests <= 1.4, (currency, estimated, truth_requests)
+
+
+def test_dry_run_counts_one_request_a_window_where_a_sample_fails(tdb, sim, caplog):
+    from ingest.deribit.client import DeribitClient
+
+    unreachable = DeribitClient(sim.api_url, "http://127.0.0.1:9", max_attempts=1, timeout=0.5)
+    ctx = Context(unreachable, sim.now_ms(), parse_when("2024-06-01"), parse_when("2024-06-03T23:59"))
+    seen: list[int] = []
+    with caplog.at_level(logging.INFO, logger="ingest.trades"):
+        list(trades.plan(ctx, tdb, lambda *a, **k: seen.append(k["requests"]), False, {"currency": ("BTC",)}))
+    assert seen == [1, 1, 1]
+    assert "no sample of BTC option trades on 2024-06-01" in caplog.text and "1 samples failed" in caplog.text
 
 
 # ----------------------------------------------------------------------------- live

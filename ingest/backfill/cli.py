@@ -39,7 +39,8 @@ def _common(fn):
         click.option("--since", help="Start: a UTC date/time (2024-01-01, 2024-01-01T12:00) or epoch ms."),
         click.option("--until", help="End (inclusive), same formats; default: the last complete minute."),
         click.option("--dry-run", is_flag=True, help="Print the plan (instruments × windows, requests, "
-                                                     "estimated duration) and fetch nothing."),
+                                                     "estimated duration) and store nothing; fetches no data "
+                                                     "but trades' one sample page a month."),
         click.option("--resume/--restart", default=True, show_default=True,
                      help="Skip windows finished by an earlier run, or forget the checkpoints first."),
         click.option("--workers", default=None, type=click.IntRange(1, 32),

@@ -40,10 +40,7 @@ class PlanLine:
     last_ms: int
     windows: int = 0
     done: int = 0
-
-    @property
-    def requests(self) -> int:
-        return self.windows - self.done
+    requests: int = 0  # the plan's estimate for the windows still to fetch
 
 
 @dataclass
@@ -102,13 +99,13 @@ def server_now(client: DeribitClient) -> int:
 
 def _windows(dataset: str, ctx: ds.Context, conn: psycopg.Connection, options: dict, counter=None,
              probe: bool = True, progress: Progress | None = None) -> Iterator[Window]:
-    def count(*args):
+    def count(instrument: str, s: int, e: int, done: bool, requests: int = 1) -> None:
         if progress is not None:
             progress.add_planned(1)
-            if args[-1]:  # a window a 'done' checkpoint contains
+            if done:  # a window a 'done' checkpoint contains
                 progress.stats.windows_skipped += 1
         if counter is not None:
-            counter(*args)
+            counter(instrument, s, e, done, requests)
 
     yield from registry.get(dataset).backfill.plan(ctx, conn, count, probe=probe, options=options)
 
@@ -204,7 +201,7 @@ def analyzed_columns(table: str) -> tuple[str, ...]:
 def _dry_run(names, ctx, conn, options, client, result: Result, echo) -> Result:
     lines: dict[tuple[str, str], PlanLine] = {}
     for n in names:
-        def counter(instrument, s, e, done, n=n):
+        def counter(instrument, s, e, done, requests, n=n):
             key = (n, instrument)
             line = lines.get(key)
             if line is None:
@@ -212,6 +209,7 @@ def _dry_run(names, ctx, conn, options, client, result: Result, echo) -> Result:
             line.first_ms, line.last_ms = min(line.first_ms, s), max(line.last_ms, e)
             line.windows += 1
             line.done += bool(done)
+            line.requests += 0 if done else requests
         for _ in _windows(n, ctx, conn, options, counter=counter, probe=False):
             pass
     result.plan = list(lines.values())

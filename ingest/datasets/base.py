@@ -17,8 +17,9 @@ from typing import Any
 from ingest.storage.tables import TableSpec
 
 # plan(ctx, conn, count, probe, options) -> the windows to fetch, lazily; `count(instrument, start_ms,
-# end_ms, done)` is called once per planned window (done: a checkpoint contains it), `probe` is False
-# for a dry run (nothing may be written, probes are estimated), `options` the dataset's own CLI options.
+# end_ms, done, requests=1)` is called once per planned window (done: a checkpoint contains it;
+# requests: what fetching it will take, for the dry run's estimate), `probe` is False for a dry run
+# (nothing may be written, probes are estimated), `options` the dataset's own CLI options.
 Plan = Callable[..., Iterator[Any]]
 # job(ctx, client, minute_ms) -> ingest.live.jobs.JobResult
 Job = Callable[..., Any]

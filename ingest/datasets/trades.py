@@ -485,18 +485,70 @@ def backfill_range(ctx) -> tuple[int, int]:
     return max(lo, EARLIEST_MS), hi
 
 
+# a dry run's estimate of a day's trades: one page of 1,000 from this hour of a sample day (noon UTC:
+# Europe and Asia both awake, neither the quietest nor the busiest hour), one sample day a month
+SAMPLE_FROM_HOUR = 12
+
+
+def sampled_trades_per_day(client, currency: str, api_kind: str, day_ms: int) -> float:
+    """About how many trades of `currency` and `api_kind` the UTC day starting at `day_ms` holds, from one
+    page from its noon: 1,000 trades spanning S ms make 1,000 x day / S; a page without more holds every
+    trade of the afternoon (twice that for the day). Raises what the client raises."""
+    start = day_ms + SAMPLE_FROM_HOUR * 3_600_000
+    result = client.call("get_last_trades_by_currency_and_time", {
+        "currency": currency, "kind": api_kind, "start_timestamp": start, "end_timestamp": day_ms + DAY_MS - 1,
+        "count": MAX_TRADES_PER_CALL, "sorting": "asc"}, host="history")
+    page = result.get("trades") if isinstance(result, dict) else None
+    if not isinstance(page, list):
+        raise BrokenAnswer(f"{currency} {api_kind} trades sample: answer without a trades list")
+    stamps = [t["timestamp"] for t in page if isinstance(t, dict) and _int(t.get("timestamp"))]
+    if not result.get("has_more") or not stamps:
+        return 2.0 * len(stamps)
+    return len(stamps) * DAY_MS / max(max(stamps) - start, 1)
+
+
+class RequestEstimate:
+    """A dry run's requests per window: ceil(trades / 1,000) from one sampled day per month of a currency
+    and API kind (the first window of the month still to fetch); one a window when a sample fails."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.per_day: dict[tuple[str, str, int], float | None] = {}
+        self.samples = 0
+        self.failed = 0
+
+    def requests(self, currency: str, api_kind: str, s: int, e: int) -> int:
+        day = ms_to_datetime(s)
+        key = (currency, api_kind, day.year * 12 + day.month)
+        if key not in self.per_day:
+            try:
+                self.per_day[key] = sampled_trades_per_day(self.client, currency, api_kind, s - s % DAY_MS)
+                self.samples += 1
+            except Exception as exc:  # an estimate only: say so, count one a window
+                log.warning("trades: no sample of %s %s trades on %s (%s); counting one request a day there",
+                            currency, api_kind, f"{day:%Y-%m-%d}", exc)
+                self.per_day[key] = None
+                self.failed += 1
+        per_day = self.per_day[key]
+        if per_day is None:
+            return 1
+        return max(1, -(-round(per_day * (e - s + 1) / DAY_MS) // MAX_TRADES_PER_CALL))
+
+
 def plan(ctx, conn, count, probe: bool = True, options: Mapping | None = None) -> Iterator[Window]:
     """Windows of one UTC day per currency and kind group, oldest first, skipping those a 'done'
-    checkpoint covers. `options`: kind (default options only), currency (default BTC and ETH)."""
+    checkpoint covers. `options`: kind (default options only), currency (default BTC and ETH).
+    A dry run (`probe` False) estimates each window's requests from one sample page a month."""
     from ingest.backfill.checkpoints import DoneIndex
 
     options = options or {}
     kinds = tuple(options.get("kind") or DEFAULT_KINDS)
     currencies = tuple(options.get("currency") or CURRENCIES)
-    if not probe and any(k != "option" for k in kinds):
+    estimate = None if probe else RequestEstimate(ctx.client)
+    if estimate is not None and any(k != "option" for k in kinds):
         log.warning("trades of futures and perpetuals: Deribit's tape since 2018 holds hundreds of millions "
-                    "of them (the perpetuals trade tens of thousands of times a day): about one request per "
-                    "1,000 trades, days to weeks at 20 requests/s; the windows below count days, not requests")
+                    "of them (the perpetuals trade tens of thousands of times a day): one request per 1,000 "
+                    "trades, days to weeks at 20 requests/s")
     done = DoneIndex.load(conn, NAME)
     lo, hi = backfill_range(ctx)
     for currency in currencies:
@@ -505,9 +557,14 @@ def plan(ctx, conn, count, probe: bool = True, options: Mapping | None = None) -
                 e_ms = min(e + MINUTE_MS - 1, hi)  # through the end of the window's last minute
                 want = _wanted(done, currency, group, s, e_ms, g)
                 name = checkpoint_name(currency, want or group)
-                count(name, s, e_ms, not want)
+                requests = estimate.requests(currency, API_KIND[group[0]], s, e_ms) if estimate and want else 1
+                count(name, s, e_ms, not want, requests=requests)
                 if want:
                     yield Window(NAME, name, s, e_ms, window_fetch(ctx.client, currency, want, s, e_ms))
+    if estimate is not None:
+        log.info("trades: requests estimated from %d sample pages (one a month of each currency and kind, "
+                 "from its first day to fetch, at %02d:00 UTC)%s", estimate.samples, SAMPLE_FROM_HOUR,
+                 f"; {estimate.failed} samples failed (one request a day counted there)" if estimate.failed else "")
 
 
 # --------------------------------------------------------------------------- live
@@ -619,5 +676,6 @@ DATASET = Dataset(
     backfill=Backfill(plan=plan, checkpoints=(NAME,), in_all=False, help=BACKFILL_HELP,
                       options=(KIND_OPTION, CURRENCY_OPTION)),
     live=Live(job=live_job, schedule={"second": 12}, on_takeover=True),
-    freshness=Freshness(query="freshness_trades"),
+    # the perpetuals trade every minute; options and dated futures may be quiet for minutes
+    freshness=Freshness(query="freshness_trades", expected=("BTC perpetual", "ETH perpetual")),
 )
