@@ -26,6 +26,15 @@ def _fresh(db, minutes_ago=0, gap=False):
         db.execute("""INSERT INTO index_prices VALUES
                       (date_trunc('minute', now()) - make_interval(mins => %s + 1), %s, 1, 'ticker')""",
                    (minutes_ago, idx))
+    for cur in ("BTC", "ETH"):  # the newer datasets: trades of the perpetual, DVOL, HV, settlements
+        db.execute("""INSERT INTO trades (ts, trade_id, currency, kind, instrument_name, trade_seq, price, amount,
+                      direction) VALUES (date_trunc('minute', now()) - make_interval(mins => %s + 1), %s, %s,
+                      'perpetual', %s, 1, 1, 1, 'buy')""", (minutes_ago, f"{cur}-1", cur, f"{cur}-PERPETUAL"))
+        db.execute("""INSERT INTO dvol VALUES (date_trunc('minute', now()) - make_interval(mins => %s + 1), %s,
+                      50, 50, 50, 50)""", (minutes_ago, cur))
+        db.execute("""INSERT INTO historical_volatility VALUES (date_trunc('hour', now()), %s, 40)""", (cur,))
+        db.execute("""INSERT INTO settlements (ts, currency, type, instrument_name)
+                      VALUES (date_trunc('hour', now()), %s, 'delivery', %s)""", (cur, f"{cur}-1JAN30"))
     db.execute("""INSERT INTO leader_lease
                   VALUES ('ingest-run', 'host:1:abc', now(), now(), now() + interval '30 s')""")
     db.execute("""INSERT INTO job_heartbeats (job_name, holder, last_started, last_finished, last_outcome,
@@ -71,6 +80,10 @@ def test_stale_data_exits_1(db, migrated_url, monkeypatch):
 def test_empty_database_is_stale_and_unreachable_exits_2(db, migrated_url, monkeypatch):
     monkeypatch.setenv("INGEST_DATABASE_URL", migrated_url)
     assert CliRunner().invoke(status, []).exit_code == 1
+    stale = collect(migrated_url)["stale"]
+    for group in ("perpetuals/BTC-PERPETUAL", "trades/BTC perpetual", "dvol/ETH", "historical_volatility/BTC",
+                  "settlements/ETH"):
+        assert f"{group} (no rows)" in stale, group
     monkeypatch.setenv("INGEST_DATABASE_URL", "postgresql://u:pw123@127.0.0.1:1/x")
     result = CliRunner().invoke(status, [])
     assert result.exit_code == 2 and "pw123" not in result.output

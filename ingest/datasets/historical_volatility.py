@@ -124,5 +124,5 @@ DATASET = Dataset(
     order=58,
     forward_only=True,
     live=Live(job=live_job, schedule={"minute": 2, "second": 35}, on_takeover=True, spool=True),
-    freshness=Freshness(query="freshness_historical_volatility"),
+    freshness=Freshness(query="freshness_historical_volatility", expected=("BTC", "ETH")),
 )

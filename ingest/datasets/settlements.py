@@ -214,5 +214,5 @@ DATASET = Dataset(
     order=57,
     backfill=Backfill(plan=plan, checkpoints=(NAME,), help=BACKFILL_HELP, options=(CURRENCY_OPTION,)),
     live=Live(job=live_job, schedule={"minute": 10, "second": 50}),
-    freshness=Freshness(query="freshness_settlements"),
+    freshness=Freshness(query="freshness_settlements", expected=("BTC", "ETH")),
 )

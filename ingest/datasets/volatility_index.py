@@ -185,5 +185,5 @@ DATASET = Dataset(
     order=55,
     backfill=Backfill(plan=plan, checkpoints=(NAME,), help=BACKFILL_HELP, options=(CURRENCY_OPTION,)),
     live=Live(job=live_job, schedule={"second": 25}, on_takeover=True),
-    freshness=Freshness(query="freshness_dvol"),
+    freshness=Freshness(query="freshness_dvol", expected=("BTC", "ETH")),
 )
