@@ -213,6 +213,7 @@ DATASET = Dataset(
     tables=(SETTLEMENTS,),
     order=57,
     backfill=Backfill(plan=plan, checkpoints=(NAME,), help=BACKFILL_HELP, options=(CURRENCY_OPTION,)),
-    live=Live(job=live_job, schedule={"minute": 10, "second": 50}),
+    # on takeover too: a fresh collector has its (expected) settlements at once, not up to an hour later
+    live=Live(job=live_job, schedule={"minute": 10, "second": 50}, on_takeover=True),
     freshness=Freshness(query="freshness_settlements", expected=("BTC", "ETH")),
 )
