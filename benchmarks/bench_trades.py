@@ -16,16 +16,20 @@
 * bytes per stored trade once every chunk of `trades` is compressed;
 * DVOL since its launch (2021-03-24): `ingest backfill dvol`, time and rows (skip with --no-dvol).
 
-The simulator runs in its own process; the database is the embedded TimescaleDB in a temporary directory.
+The simulator runs in its own process; the database is the embedded TimescaleDB in a temporary directory,
+or with --url a TimescaleDB of yours (e.g. a native one: scripts/native-timescaledb.sh), whose trades,
+option candles, DVOL, checkpoints and quarantine are emptied first (--yes-wipe).
 
     python benchmarks/bench_trades.py                 # 90 days of BTC futures and perpetuals, 180 days
                                                       # of BTC options, then DVOL since its launch
     python benchmarks/bench_trades.py --days 60 --no-dvol
+    python benchmarks/bench_trades.py --url postgresql://postgres@127.0.0.1:55433/postgres --yes-wipe
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -41,10 +45,14 @@ from ingest.backfill.cli import parse_when
 from ingest.datasets import trades
 from ingest.embedded import EmbeddedServer
 from ingest.storage import schema
+from ingest.storage.dsn import redact_dsn
 
 NOW = "2024-06-01T00:00:00Z"
 PYTHON = sys.executable
 BURST_REQUESTS = 100  # the credit pool (50,000) over the cost of a request (500)
+# the pool refills at 10,000 credits/s: each run starts with it full (as its own limiter assumes), not
+# drained by the run before (which would make the simulator refuse the new run's burst)
+POOL_REFILL_S = 5 + 1
 BATCH_ROWS = 50_000
 
 
@@ -103,6 +111,11 @@ def requests_of(output: str) -> int:
     return int(m.group(1).replace(",", "")) if m else 0
 
 
+def rate_limited_of(output: str) -> int:
+    m = re.search(r"rate-limited ([\d,]+)", output)
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
 def db_ceiling(conn: psycopg.Connection, limit: int) -> tuple[int, float]:
     """Plain COPY of the stored trades, as the project formats them, into an empty copy of `trades`."""
     cols = ", ".join(trades.TRADES.column_names)
@@ -125,6 +138,21 @@ def db_ceiling(conn: psycopg.Connection, limit: int) -> tuple[int, float]:
     return n, rate
 
 
+@contextlib.contextmanager
+def database(args, tmp: str):
+    """The embedded server in `tmp`, or --url at head and emptied of what the benchmark writes."""
+    if not args.url:
+        with EmbeddedServer(data=tmp + "/pg") as srv:
+            schema.upgrade(srv.url, "head")
+            yield srv.url
+        return
+    schema.upgrade(args.url, "head")
+    with psycopg.connect(args.url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_trades_copy")
+        conn.execute("TRUNCATE trades, options_ohlcv, dvol, backfill_checkpoints, quarantine, cagg_refresh_pending")
+    yield args.url
+
+
 @dataclass
 class Run:
     label: str
@@ -136,12 +164,14 @@ class Run:
     sim_cpu: float
     load_before: str
     load_after: str
+    rate_limited: int
 
 
 def backfill_trades(env: dict, url: str, tmp: str, sim_pid: int, label: str, args: list[str]) -> Run:
     with psycopg.connect(url, autocommit=True) as conn:
         n0 = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
         c0 = conn.execute("SELECT count(*) FROM options_ohlcv").fetchone()[0]
+    time.sleep(POOL_REFILL_S)
     load0, cpu0 = load_average(), cpu_seconds(sim_pid)
     wall, code, rss, out = run(env, ["backfill", "trades", *args, "--no-refresh"], Path(tmp) / "trades.txt")
     sim_cpu, load1 = cpu_seconds(sim_pid) - cpu0, load_average()
@@ -151,7 +181,7 @@ def backfill_trades(env: dict, url: str, tmp: str, sim_pid: int, label: str, arg
     with psycopg.connect(url, autocommit=True) as conn:
         n = conn.execute("SELECT count(*) FROM trades").fetchone()[0] - n0
         candles = conn.execute("SELECT count(*) FROM options_ohlcv").fetchone()[0] - c0
-    return Run(label, wall, rss, n, candles, requests_of(out) - 1, sim_cpu, load0, load1)
+    return Run(label, wall, rss, n, candles, requests_of(out) - 1, sim_cpu, load0, load1, rate_limited_of(out))
 
 
 def main() -> None:
@@ -159,26 +189,34 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=90, help="days of BTC futures and perpetuals (default 90)")
     ap.add_argument("--option-days", type=int, default=180, help="days of BTC options (default 180)")
     ap.add_argument("--no-dvol", action="store_true", help="skip the DVOL backfill since launch")
+    ap.add_argument("--url", nargs="?", const=os.environ.get("INGEST_DATABASE_URL"),
+                    help="a scratch TimescaleDB (default with no value: INGEST_DATABASE_URL); without --url the "
+                         "embedded server runs in a temporary directory")
+    ap.add_argument("--yes-wipe", action="store_true",
+                    help="allow emptying trades, options_ohlcv, dvol, backfill_checkpoints, quarantine and "
+                         "cagg_refresh_pending at --url")
     args = ap.parse_args()
+    if args.url and not args.yes_wipe:
+        ap.error("--url empties trades, options_ohlcv, dvol, backfill_checkpoints and quarantine there: "
+                 "add --yes-wipe")
     until = parse_when(NOW) - 60_000
     since = until + 60_000 - args.days * 86_400_000
     option_since = until + 60_000 - args.option_days * 86_400_000
     sim, sim_env = start_sim()
     try:
-        with tempfile.TemporaryDirectory() as tmp, EmbeddedServer(data=tmp + "/pg") as srv:
-            schema.upgrade(srv.url, "head")
-            env = dict(sim_env, INGEST_DATABASE_URL=srv.url)
+        with tempfile.TemporaryDirectory() as tmp, database(args, tmp) as url:
+            env = dict(sim_env, INGEST_DATABASE_URL=url)
             from ingest.config import Settings
 
             settings = Settings.from_env()
             rps = settings.credit_refill / settings.request_cost * settings.rate_share
             api_ceiling = rps * trades.MAX_TRADES_PER_CALL
-            futures = backfill_trades(env, srv.url, tmp, sim.pid, "futures and perpetuals", [
+            futures = backfill_trades(env, url, tmp, sim.pid, "futures and perpetuals", [
                 "--currency", "BTC", "--kind", "future", "--kind", "perpetual", "--since", str(since),
                 "--until", str(until)])
-            options = backfill_trades(env, srv.url, tmp, sim.pid, "options", [
+            options = backfill_trades(env, url, tmp, sim.pid, "options", [
                 "--currency", "BTC", "--since", str(option_since), "--until", str(until)])
-            with psycopg.connect(srv.url, autocommit=True) as conn:
+            with psycopg.connect(url, autocommit=True) as conn:
                 n = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
                 copied, ceiling = db_ceiling(conn, 1_000_000)
                 load_ceiling = load_average()
@@ -188,18 +226,20 @@ def main() -> None:
                 by_kind = conn.execute("SELECT kind, count(*) FROM trades GROUP BY 1 ORDER BY 1").fetchall()
             dvol = None
             if not args.no_dvol:
+                time.sleep(POOL_REFILL_S)
                 load3 = load_average()
                 dwall, dcode, drss, dout = run(env, ["backfill", "dvol"], Path(tmp) / "dvol.txt")
                 if dcode != 0:
                     print(dout)
                     raise SystemExit(f"dvol backfill exited {dcode}")
-                with psycopg.connect(srv.url, autocommit=True) as conn:
+                with psycopg.connect(url, autocommit=True) as conn:
                     rows = conn.execute("SELECT count(*), min(ts), max(ts) FROM dvol").fetchone()
                 dvol = (dwall, requests_of(dout) - 1, rows, drss, load3, load_average())
     finally:
         sim.terminate()
         sim.wait(10)
     per_call = trades.MAX_TRADES_PER_CALL
+    print(f"database       {'embedded (PGlite)' if not args.url else redact_dsn(args.url)}")
     print(f"API ceiling    {api_ceiling:,.0f} trades/s ({rps:.0f} requests/s x {per_call:,} trades an answer); "
           f"the limiter starts with a burst of {BURST_REQUESTS} requests")
     print(f"DB ceiling     {ceiling:,.0f} trades/s (plain COPY of {copied:,} stored trades as the project formats "
@@ -211,7 +251,8 @@ def main() -> None:
         days = args.days if r is futures else args.option_days
         print(f"{r.label:<14} {days} days of BTC up to {NOW}: {r.trades:,} trades"
               + (f" and {r.candles:,} option candles built from them" if r.candles else "")
-              + f", {r.requests:,} requests ({per_request:,.0f} trades an answer: a day's last page is not full)")
+              + f", {r.requests:,} requests ({per_request:,.0f} trades an answer: a day's last page is not full; "
+              f"{r.rate_limited} refused by the simulator's rate limit)")
         print(f"  backfill     {rate:,.0f} trades/s in {r.wall:.1f} s wall, process start to exit (ANALYZE included); "
               f"the limiter's floor for its requests {floor_s:.1f} s; load average before {r.load_before}, "
               f"after {r.load_after}")
