@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import scratch_url  # benchmarks/scratch_url.py
 
 from ingest.backfill.cli import parse_when
 from ingest.cli import server_engine
@@ -44,6 +45,7 @@ from ingest.storage.validate import CandleColumns
 
 NOW = "2024-06-01T00:00:00Z"
 PYTHON = sys.executable
+WIPED = "perpetuals_ohlcv (and its aggregates), backfill_checkpoints, quarantine and cagg_refresh_pending"
 COLS = "ts, instrument_name, open, high, low, close, volume, cost"
 MAX_CEILING_ROWS = 1_000_000  # rows the DB-ceiling step copies (held in memory as COPY text)
 
@@ -194,16 +196,9 @@ def main() -> None:
                                                                    "(the backfill engine's batch size)")
     ap.add_argument("--prefetch", type=int, help="the backfill's --prefetch (default: the CLI's)")
     ap.add_argument("--no-analyze", action="store_true", help="pass --no-analyze to the backfill")
-    ap.add_argument("--url", nargs="?", const=os.environ.get("INGEST_DATABASE_URL"),
-                    help="a scratch TimescaleDB (default with no value: INGEST_DATABASE_URL); without --url "
-                         "the embedded server runs in a temporary directory")
-    ap.add_argument("--yes-wipe", action="store_true",
-                    help="allow emptying perpetuals_ohlcv (and its aggregates), backfill_checkpoints, quarantine "
-                         "and cagg_refresh_pending at --url")
+    scratch_url.add_options(ap, WIPED)
     args = ap.parse_args()
-    if args.url and not args.yes_wipe:
-        ap.error("--url empties perpetuals_ohlcv, its aggregates, backfill_checkpoints and quarantine there: "
-                 "add --yes-wipe")
+    scratch_url.check(ap, args, WIPED)
     extra = (["--prefetch", str(args.prefetch)] if args.prefetch else []) + \
         (["--no-analyze"] if args.no_analyze else [])
     until = parse_when(NOW) - 60_000

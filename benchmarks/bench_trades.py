@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import scratch_url  # benchmarks/scratch_url.py
 
 from ingest.backfill.cli import parse_when
 from ingest.datasets import trades
@@ -54,6 +55,7 @@ BURST_REQUESTS = 100  # the credit pool (50,000) over the cost of a request (500
 # drained by the run before (which would make the simulator refuse the new run's burst)
 POOL_REFILL_S = 5 + 1
 BATCH_ROWS = 50_000
+WIPED = "trades, options_ohlcv, dvol, backfill_checkpoints, quarantine and cagg_refresh_pending"
 
 
 def load_average() -> str:
@@ -189,16 +191,9 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=90, help="days of BTC futures and perpetuals (default 90)")
     ap.add_argument("--option-days", type=int, default=180, help="days of BTC options (default 180)")
     ap.add_argument("--no-dvol", action="store_true", help="skip the DVOL backfill since launch")
-    ap.add_argument("--url", nargs="?", const=os.environ.get("INGEST_DATABASE_URL"),
-                    help="a scratch TimescaleDB (default with no value: INGEST_DATABASE_URL); without --url the "
-                         "embedded server runs in a temporary directory")
-    ap.add_argument("--yes-wipe", action="store_true",
-                    help="allow emptying trades, options_ohlcv, dvol, backfill_checkpoints, quarantine and "
-                         "cagg_refresh_pending at --url")
+    scratch_url.add_options(ap, WIPED)
     args = ap.parse_args()
-    if args.url and not args.yes_wipe:
-        ap.error("--url empties trades, options_ohlcv, dvol, backfill_checkpoints and quarantine there: "
-                 "add --yes-wipe")
+    scratch_url.check(ap, args, WIPED)
     until = parse_when(NOW) - 60_000
     since = until + 60_000 - args.days * 86_400_000
     option_since = until + 60_000 - args.option_days * 86_400_000
