@@ -381,6 +381,17 @@ def test_dry_run_estimates_requests_from_one_sample_page_a_month(tdb, sim, caplo
         assert 0.7 <= estimated / truth_requests <= 1.4, (currency, estimated, truth_requests)
 
 
+def test_the_dry_run_plan_counts_the_estimate_and_says_how(tdb, sim):
+    out: list[str] = []
+    result = run_backfill("trades", sim_client(sim), tdb, since_ms=parse_when("2024-06-01"),
+                          until_ms=parse_when("2024-06-07T23:59"), options={"kind": ("perpetual",)}, dry_run=True,
+                          tty=False, echo=out.append)
+    assert [(p.instrument, p.windows) for p in result.plan] == [("BTC perpetual", 7), ("ETH perpetual", 7)]
+    assert all(p.requests > 3 * p.windows for p in result.plan)  # ~6 a day on the simulator, not 1
+    assert "estimated from one sample page a month" in out[0] and "probed first" not in out[0]
+    assert tdb.execute("SELECT count(*) FROM trades").fetchone()[0] == 0
+
+
 def test_dry_run_counts_one_request_a_window_where_a_sample_fails(tdb, sim, caplog):
     from ingest.deribit.client import DeribitClient
 
