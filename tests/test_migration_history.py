@@ -94,6 +94,24 @@ def test_the_snapshot_sees_a_changed_view_and_names_it(db):
     assert schema_snapshot.differences(before, schema_snapshot.take(db)) == []
 
 
+def test_a_view_reads_the_same_printed_by_postgresql_15_17_or_after_a_restore():
+    """pg_get_viewdef text of one view (data_freshness's UNION) as PostgreSQL 17 prints it, as 15 prints it
+    (relation qualifiers), and as either prints it once a restored dump re-parsed it (a literal column of
+    a later branch gets its type as alias): one definition. A changed literal or a real alias still differ."""
+    pg17 = ["SELECT 'perpetuals_ohlcv'::text AS dataset, instrument_name, max(ts) AS last_ts",
+            "UNION ALL", " SELECT 'futures_ohlcv'::text, instrument_name, max(ts)"]
+    pg15 = ["SELECT 'perpetuals_ohlcv'::text AS dataset, perpetuals_ohlcv.instrument_name, max(perpetuals_ohlcv.ts)"
+            " AS last_ts", "UNION ALL", " SELECT 'futures_ohlcv'::text, futures_ohlcv.instrument_name, "
+            "max(futures_ohlcv.ts)"]
+    restored = [pg15[0], pg15[1], pg15[2].replace("'futures_ohlcv'::text", "'futures_ohlcv'::text AS text")]
+    lines = [schema_snapshot._view_lines("\n".join(v)) for v in (pg17, pg15, restored)]
+    assert lines[0] == lines[1] == lines[2]
+    changed = [pg17[0], pg17[1], pg17[2].replace("'futures_ohlcv'", "'options_ohlcv'")]
+    renamed = [pg17[0].replace("AS dataset", "AS text"), pg17[1], pg17[2]]
+    for other in (changed, renamed):
+        assert schema_snapshot._view_lines("\n".join(other)) != lines[0]
+
+
 # --- released revisions never change ------------------------------------------------------------
 
 def test_released_revisions_are_unchanged():

@@ -52,13 +52,21 @@ _SCHEMAS = {"public", "pg_catalog", "timescaledb_information", "timescaledb_expe
 _QUALIFIER = re.compile(r'(?<![\w."])([a-z_][a-z0-9_]*)\.(?=[a-z_"])')
 
 
+# a literal column of a UNION's later branch, as PostgreSQL prints it once the view was re-parsed (a
+# restored dump): with its type as alias, `'futures_ohlcv'::text AS text`; the view's column names are
+# compared apart (its `columns`)
+_LITERAL_TYPE_ALIAS = re.compile(r"('(?:[^']|'')*'::([a-z_][a-z0-9_]*)) AS \2\b")
+
+
 def _view_lines(text: str | None) -> list[str]:
-    """A view's definition without relation qualifiers: PostgreSQL 15 prints `funding_rates.ts` where 17
-    prints `ts` (pg_get_viewdef), so the same view would read as drift from one version to the other."""
+    """A view's definition without relation qualifiers (PostgreSQL 15 prints `funding_rates.ts` where 17
+    prints `ts`, pg_get_viewdef) and without the type aliases a re-parse gives literal columns (a
+    restored backup's `'futures_ohlcv'::text AS text`): the same view would otherwise read as drift from
+    one version to the other, or after `ingest db restore`."""
     def strip(m: re.Match) -> str:
         name = m.group(1)
         return m.group(0) if name in _SCHEMAS or name.startswith("_timescaledb") else ""
-    return [_QUALIFIER.sub(strip, line) for line in _lines(text)]
+    return [_LITERAL_TYPE_ALIAS.sub(r"\1", _QUALIFIER.sub(strip, line)) for line in _lines(text)]
 
 
 def _grants(conn: psycopg.Connection, acl_sql: str, params: tuple) -> dict[str, str]:
