@@ -35,6 +35,7 @@ from ingest.sim.market import (
     day_start,
     round_to_tick,
     smile_iv,
+    trade_id,
 )
 
 KINDS = ("future", "option", "spot", "future_combo", "option_combo")
@@ -606,12 +607,12 @@ class Exchange:
         owners = [0] * n if owner is None else owner.tolist()
         cols = [t[c].tolist() for c in ("ts", "price", "amount", "direction", "mark", "index", "seq", "tick")]
         ivs = t["iv"].tolist() if "iv" in t else [None] * n
-        info = [("" if i.currency == "BTC" else i.currency + "-", i.instrument_id, i.kind == "option", i.name,
-                 i.contract_size, BLOCK_TRADES_PER_10K[i.kind]) for i in insts]
+        info = [(i.currency, i.instrument_id, i.kind == "option", i.name, i.contract_size,
+                 BLOCK_TRADES_PER_10K[i.kind]) for i in insts]
         out = []
         for o, ts, price, amount, direction, mark, index, seq, tick, iv in zip(owners, *cols, ivs, strict=True):
-            prefix, iid, is_opt, name, contract_size, blocks = info[o]
-            d = {"trade_seq": seq, "trade_id": f"{prefix}{iid}{seq:09d}", "timestamp": ts,
+            currency, iid, is_opt, name, contract_size, blocks = info[o]
+            d = {"trade_seq": seq, "trade_id": trade_id(currency, iid, seq), "timestamp": ts,
                  "tick_direction": tick, "price": price,
                  "mark_price": round(mark, 8 if is_opt else 4),
                  "instrument_name": name, "index_price": round(index, 2),

@@ -408,6 +408,12 @@ _GRID1441 = np.arange(1441, dtype=float)
 _ARANGE_K = np.arange(256, dtype=np.int64)
 
 
+def trade_id(currency: str, instrument_id: int, seq: int) -> str:
+    """A trade's id: one sequence per currency, BTC's bare, the others prefixed ("ETH-..."); the
+    exchange pages a currency's trades of one millisecond in the order of these strings."""
+    return f"{'' if currency == 'BTC' else currency + '-'}{instrument_id}{seq:09d}"
+
+
 def day_of(ts_ms: int) -> int:
     return (ts_ms - T0_MS) // DAY_MS
 
@@ -884,15 +890,14 @@ class Market:
             self._memo[key] = cum
         return int(cum[b - b0] + self._block_totals(inst, b)[:r].sum())
 
-    def _trade_draws(self, inst: Instrument, day: int) -> tuple[np.ndarray, dict, np.ndarray, np.ndarray,
-                                                                   np.ndarray]:
-        """The per-instrument draws of a day's trades: (counts, out with ts/direction/counts, position of
-        each trade in minutes from midnight, the spread/IV uniform, the size normal).  Drawn all at once,
+    def _trade_draws(self, inst: Instrument, day: int) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+        """The per-instrument draws of a day's trades: (out with ts/direction/counts, position of each
+        trade in minutes from midnight, the spread/IV uniform, the size normal).  Drawn all at once,
         before anything else may re-key the generator (see _draw)."""
         counts = self._counts(inst, day)
         n = int(counts.sum())
         if n == 0:  # a far option's usual day: nothing to draw
-            return counts, dict(ts=np.empty(0, np.int64), direction=np.empty(0, np.int8), counts=counts), \
+            return dict(ts=np.empty(0, np.int64), direction=np.empty(0, np.int8), counts=counts), \
                 np.empty(0), np.empty(0), np.empty(0)
         rng = _draw(self.seed, "trades", inst.name, day)
         r = rng.random((3, n))
@@ -904,7 +909,7 @@ class Market:
         direction += direction
         direction -= 1
         out = dict(ts=rel + day_start(day), direction=direction, counts=counts)
-        return counts, out, rel / MIN_MS, r[2], z
+        return out, rel / MIN_MS, r[2], z
 
     def day_trades(self, inst: Instrument, day: int) -> dict:
         """All trades of an instrument in one UTC day (ignores "now"), as numpy arrays."""
@@ -914,7 +919,7 @@ class Market:
             return v
         if inst.kind == "option":
             return self._option_day_trades(inst, day)
-        counts, out, pos, u, z = self._trade_draws(inst, day)
+        out, pos, u, z = self._trade_draws(inst, day)
         if len(z) == 0:
             for k in ("price", "amount", "mark", "index"):
                 out[k] = np.empty(0)
@@ -959,7 +964,7 @@ class Market:
         mine = None
         drawn = []
         for o in sibs:
-            counts, out, pos, u, z = self._trade_draws(o, day)
+            out, pos, u, z = self._trade_draws(o, day)
             drawn.append((o, out, pos, u, z))
             if o.name == inst.name:
                 mine = out
@@ -1350,11 +1355,9 @@ class Market:
         order = np.argsort(cols["ts"], kind="stable")
         tied = cols["ts"][order]
         same = np.flatnonzero(tied[1:] == tied[:-1])
-        if same.size:  # runs of equal timestamps: by trade_id (a string: prefix, instrument id, seq)
-            prefix = "" if currency == "BTC" else currency + "-"
-
-            def trade_id(g: int) -> str:
-                return f"{prefix}{insts[int(cols['owner'][g])].instrument_id}{int(cols['seq'][g]):09d}"
+        if same.size:  # runs of equal timestamps: by trade_id (a string, see trade_id)
+            def id_of(g: int) -> str:
+                return trade_id(currency, insts[int(cols["owner"][g])].instrument_id, int(cols["seq"][g]))
             k = 0
             while k < len(same):
                 a = same[k]
@@ -1362,7 +1365,7 @@ class Market:
                 while k + 1 < len(same) and same[k + 1] == b:
                     k += 1
                     b += 1
-                order[a:b + 1] = sorted(order[a:b + 1].tolist(), key=trade_id)
+                order[a:b + 1] = sorted(order[a:b + 1].tolist(), key=id_of)
                 k += 1
         v = (insts, {k: c[order] for k, c in cols.items()})
         self._trades.put(key, v, sum(c.nbytes for c in v[1].values()) + 200)
