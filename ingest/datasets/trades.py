@@ -283,6 +283,20 @@ def validate_page(currency: str, trades: list, kinds: tuple[str, ...], start_ms:
 # --------------------------------------------------------------------------- paging
 
 
+def ask_page(client, currency: str, api_kind: str, start_ms: int, end_ms: int, count: int, host: str,
+             what: str) -> tuple[list, list[int], bool]:
+    """One page of get_last_trades_by_currency_and_time, oldest first: (trades, their integer
+    timestamps, has_more). Raises BrokenAnswer (naming `what`) when the answer has no trades list."""
+    result = client.call("get_last_trades_by_currency_and_time", {
+        "currency": currency, "kind": api_kind, "start_timestamp": start_ms, "end_timestamp": end_ms,
+        "count": count, "sorting": "asc"}, host=host)
+    page = result.get("trades") if isinstance(result, dict) else None
+    if not isinstance(page, list):
+        raise BrokenAnswer(f"{what}: answer without a trades list")
+    stamps = [t["timestamp"] for t in page if isinstance(t, dict) and _int(t.get("timestamp"))]
+    return page, stamps, bool(result.get("has_more"))
+
+
 def fetch_trades(client, currency: str, kinds: tuple[str, ...], start_ms: int, end_ms: int, *,
                  host: str = "history", page_size: int = MAX_TRADES_PER_CALL,
                  max_pages: int | None = None) -> TradeBatch:
@@ -300,18 +314,13 @@ def fetch_trades(client, currency: str, kinds: tuple[str, ...], start_ms: int, e
         if max_pages is not None and batch.requests >= max_pages:
             batch.complete_ms = cursor - 1
             return batch
-        result = client.call("get_last_trades_by_currency_and_time", {
-            "currency": currency, "kind": api_kind, "start_timestamp": cursor, "end_timestamp": end_ms,
-            "count": page_size, "sorting": "asc"}, host=host)
+        page, stamps, has_more = ask_page(
+            client, currency, api_kind, cursor, end_ms, page_size, host,
+            f"{currency} {api_kind} trades from {ms_to_datetime(cursor):%Y-%m-%d %H:%M:%S.%f}")
         batch.requests += 1
-        page = result.get("trades") if isinstance(result, dict) else None
-        if not isinstance(page, list):
-            raise BrokenAnswer(f"{currency} {api_kind} trades from {ms_to_datetime(cursor):%Y-%m-%d %H:%M:%S.%f}"
-                               f": answer without a trades list")
         before = len(seen)
         validate_page(currency, page, kinds, start_ms, end_ms, seen, batch)
-        stamps = [t["timestamp"] for t in page if isinstance(t, dict) and _int(t.get("timestamp"))]
-        if not result.get("has_more") or not stamps:
+        if not has_more or not stamps:
             return batch
         last = max(stamps)
         if last <= cursor and len(seen) == before:
@@ -495,14 +504,9 @@ def sampled_trades_per_day(client, currency: str, api_kind: str, day_ms: int) ->
     page from its noon: 1,000 trades spanning S ms make 1,000 x day / S; a page without more holds every
     trade of the afternoon (twice that for the day). Raises what the client raises."""
     start = day_ms + SAMPLE_FROM_HOUR * 3_600_000
-    result = client.call("get_last_trades_by_currency_and_time", {
-        "currency": currency, "kind": api_kind, "start_timestamp": start, "end_timestamp": day_ms + DAY_MS - 1,
-        "count": MAX_TRADES_PER_CALL, "sorting": "asc"}, host="history")
-    page = result.get("trades") if isinstance(result, dict) else None
-    if not isinstance(page, list):
-        raise BrokenAnswer(f"{currency} {api_kind} trades sample: answer without a trades list")
-    stamps = [t["timestamp"] for t in page if isinstance(t, dict) and _int(t.get("timestamp"))]
-    if not result.get("has_more") or not stamps:
+    _, stamps, has_more = ask_page(client, currency, api_kind, start, day_ms + DAY_MS - 1, MAX_TRADES_PER_CALL,
+                                   "history", f"{currency} {api_kind} trades sample")
+    if not has_more or not stamps:
         return 2.0 * len(stamps)
     return len(stamps) * DAY_MS / max(max(stamps) - start, 1)
 
@@ -513,9 +517,15 @@ class RequestEstimate:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.per_day: dict[tuple[str, str, int], float | None] = {}
-        self.samples = 0
-        self.failed = 0
+        self.per_day: dict[tuple[str, str, int], float | None] = {}  # None: the sample failed
+
+    @property
+    def samples(self) -> int:
+        return sum(v is not None for v in self.per_day.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(v is None for v in self.per_day.values())
 
     def requests(self, currency: str, api_kind: str, s: int, e: int) -> int:
         day = ms_to_datetime(s)
@@ -523,12 +533,10 @@ class RequestEstimate:
         if key not in self.per_day:
             try:
                 self.per_day[key] = sampled_trades_per_day(self.client, currency, api_kind, s - s % DAY_MS)
-                self.samples += 1
             except Exception as exc:  # an estimate only: say so, count one a window
                 log.warning("trades: no sample of %s %s trades on %s (%s); counting one request a day there",
                             currency, api_kind, f"{day:%Y-%m-%d}", exc)
                 self.per_day[key] = None
-                self.failed += 1
         per_day = self.per_day[key]
         if per_day is None:
             return 1
