@@ -198,14 +198,6 @@ def analyzed_columns(table: str) -> tuple[str, ...]:
     return spec.key + (("close",) if "close" in spec.column_names else ())
 
 
-# what a dry run's request count cannot know exactly, said under the plan of the datasets it concerns
-DRY_RUN_NOTES = {
-    "futures": "reconstructed futures are probed first: one more request each",
-    "funding": "funding pages stop earlier, at the start of the history",
-    "trades": "trades: ceil(trades / 1,000) a day, estimated from one sample page a month",
-}
-
-
 def _dry_run(names, ctx, conn, options, client, result: Result, echo) -> Result:
     lines: dict[tuple[str, str], PlanLine] = {}
     for n in names:
@@ -230,7 +222,9 @@ def _dry_run(names, ctx, conn, options, client, result: Result, echo) -> Result:
         out.append(f"{p.dataset:<11} {p.instrument:<24} {ms_to_datetime(p.first_ms):%Y-%m-%d %H:%M} "
                    f"{ms_to_datetime(p.last_ms):%Y-%m-%d %H:%M} {p.windows:>8,} {p.done:>6,} "
                    f"{p.requests:>9,}")
-    notes = [note for name, note in DRY_RUN_NOTES.items() if any(p.dataset == name for p in result.plan)]
+    in_plan = {p.dataset for p in result.plan}
+    backfills = [registry.get(n).backfill for n in names if n in in_plan]
+    notes = [b.dry_run_note for b in backfills if b is not None and b.dry_run_note]
     out.append(f"{len(result.plan)} instrument series, {sum(p.windows for p in result.plan):,} windows, "
                f"{total:,} requests to send; at {rps:.0f} requests/s about {total / rps:,.0f} s"
                + (f" ({'; '.join(notes)})" if notes else ""))

@@ -34,6 +34,8 @@ class Backfill:
     instrument_kinds: frozenset = frozenset()
     help: str = ""  # the subcommand's help text (with an example)
     options: tuple = ()  # extra click options of the subcommand (click.option(...) decorators)
+    # what a dry run's request count cannot know exactly, said under a plan that holds this dataset
+    dry_run_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,7 @@ DATASET = Dataset(
     tables=(FUNDING_RATES, INDEX_PRICES),
     order=20,
     backfill=Backfill(plan=plan, checkpoints=("funding",), instrument_kinds=frozenset({"perpetual"}),
-                      help=BACKFILL_HELP),
+                      help=BACKFILL_HELP, dry_run_note="funding pages stop earlier, at the start of the history"),
     live=Live(job=live, schedule={"minute": 1, "second": 15}),
     freshness=Freshness(query="freshness_funding"),
 )

@@ -134,7 +134,8 @@ DATASET = Dataset(
     tables=(FUTURES_OHLCV, INSTRUMENTS),
     order=40,
     backfill=Backfill(plan=plan, checkpoints=("futures",), instrument_kinds=frozenset({"future"}),
-                      help=BACKFILL_HELP),
+                      help=BACKFILL_HELP,
+                      dry_run_note="reconstructed futures are probed first: one more request each"),
     live=Live(job=live, schedule={"second": 5}, on_takeover=True),
     freshness=Freshness(query="freshness_futures"),
 )

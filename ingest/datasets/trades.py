@@ -682,7 +682,8 @@ DATASET = Dataset(
     tables=(TRADES, OPTIONS_OHLCV),
     order=60,
     backfill=Backfill(plan=plan, checkpoints=(NAME,), in_all=False, help=BACKFILL_HELP,
-                      options=(KIND_OPTION, CURRENCY_OPTION)),
+                      options=(KIND_OPTION, CURRENCY_OPTION),
+                      dry_run_note="trades: ceil(trades / 1,000) a day, estimated from one sample page a month"),
     live=Live(job=live_job, schedule={"second": 12}, on_takeover=True),
     # the perpetuals trade every minute; options and dated futures may be quiet for minutes
     freshness=Freshness(query="freshness_trades", expected=("BTC perpetual", "ETH perpetual")),
