@@ -39,13 +39,14 @@ import scratch_url  # benchmarks/scratch_url.py
 from ingest.backfill.cli import parse_when
 from ingest.cli import server_engine
 from ingest.config import redact_dsn
-from ingest.embedded import EmbeddedServer
-from ingest.storage import schema
 from ingest.storage.validate import CandleColumns
 
 NOW = "2024-06-01T00:00:00Z"
 PYTHON = sys.executable
 WIPED = "perpetuals_ohlcv (and its aggregates), backfill_checkpoints, quarantine and cagg_refresh_pending"
+WIPE = ("DROP MATERIALIZED VIEW IF EXISTS bench_copy_1h", "DROP TABLE IF EXISTS bench_copy",
+        "TRUNCATE perpetuals_ohlcv, perpetuals_ohlcv_1h, perpetuals_ohlcv_1d, backfill_checkpoints, quarantine, "
+        "cagg_refresh_pending")
 COLS = "ts, instrument_name, open, high, low, close, volume, cost"
 MAX_CEILING_ROWS = 1_000_000  # rows the DB-ceiling step copies (held in memory as COPY text)
 
@@ -86,18 +87,8 @@ def server_cpu_seconds(url: str):
 def database(args, tmp: str):
     """(url, cpu seconds function or None): the embedded server in `tmp`, or --url emptied of what the
     benchmark writes."""
-    if not args.url:
-        with EmbeddedServer(data=tmp + "/pg") as srv:
-            schema.upgrade(srv.url, "head")
-            yield srv.url, (lambda: cpu_seconds(srv.pid))
-        return
-    schema.upgrade(args.url, "head")
-    with psycopg.connect(args.url, autocommit=True) as conn:
-        conn.execute("DROP MATERIALIZED VIEW IF EXISTS bench_copy_1h")
-        conn.execute("DROP TABLE IF EXISTS bench_copy")
-        conn.execute("TRUNCATE perpetuals_ohlcv, perpetuals_ohlcv_1h, perpetuals_ohlcv_1d, backfill_checkpoints, "
-                     "quarantine, cagg_refresh_pending")
-    yield args.url, server_cpu_seconds(args.url)
+    with scratch_url.database(args, tmp, WIPE) as (url, pid):
+        yield url, ((lambda: cpu_seconds(pid)) if pid is not None else server_cpu_seconds(url))
 
 
 def load_average() -> str:

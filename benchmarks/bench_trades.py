@@ -29,7 +29,6 @@ option candles, DVOL, checkpoints and quarantine are emptied first (--yes-wipe).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import subprocess
@@ -44,8 +43,6 @@ import scratch_url  # benchmarks/scratch_url.py
 
 from ingest.backfill.cli import parse_when
 from ingest.datasets import trades
-from ingest.embedded import EmbeddedServer
-from ingest.storage import schema
 from ingest.storage.dsn import redact_dsn
 
 NOW = "2024-06-01T00:00:00Z"
@@ -56,6 +53,8 @@ BURST_REQUESTS = 100  # the credit pool (50,000) over the cost of a request (500
 POOL_REFILL_S = 5 + 1
 BATCH_ROWS = 50_000
 WIPED = "trades, options_ohlcv, dvol, backfill_checkpoints, quarantine and cagg_refresh_pending"
+WIPE = ("DROP TABLE IF EXISTS bench_trades_copy",
+        "TRUNCATE trades, options_ohlcv, dvol, backfill_checkpoints, quarantine, cagg_refresh_pending")
 
 
 def load_average() -> str:
@@ -140,21 +139,6 @@ def db_ceiling(conn: psycopg.Connection, limit: int) -> tuple[int, float]:
     return n, rate
 
 
-@contextlib.contextmanager
-def database(args, tmp: str):
-    """The embedded server in `tmp`, or --url at head and emptied of what the benchmark writes."""
-    if not args.url:
-        with EmbeddedServer(data=tmp + "/pg") as srv:
-            schema.upgrade(srv.url, "head")
-            yield srv.url
-        return
-    schema.upgrade(args.url, "head")
-    with psycopg.connect(args.url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_trades_copy")
-        conn.execute("TRUNCATE trades, options_ohlcv, dvol, backfill_checkpoints, quarantine, cagg_refresh_pending")
-    yield args.url
-
-
 @dataclass
 class Run:
     label: str
@@ -199,7 +183,7 @@ def main() -> None:
     option_since = until + 60_000 - args.option_days * 86_400_000
     sim, sim_env = start_sim()
     try:
-        with tempfile.TemporaryDirectory() as tmp, database(args, tmp) as url:
+        with tempfile.TemporaryDirectory() as tmp, scratch_url.database(args, tmp, WIPE) as (url, _):
             env = dict(sim_env, INGEST_DATABASE_URL=url)
             from ingest.config import Settings
 

@@ -66,22 +66,23 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
+def _migration_config(database_url: str, resume_jobs: bool) -> Config:
+    cfg = alembic_config(database_url)
+    if not resume_jobs:
+        cfg.set_main_option("ingest.resume_jobs", "false")
+    return cfg
+
+
 def upgrade(database_url: str, revision: str = "head", resume_jobs: bool = True) -> None:
     """Migrate to `revision`. The database's job scheduler is paused meanwhile (migrations/env.py) and
     resumed afterwards unless `resume_jobs` is false (a test that reads the rows before retention may
     drop them resumes it itself: `_timescaledb_functions.start_background_workers()`)."""
-    cfg = alembic_config(database_url)
-    if not resume_jobs:
-        cfg.set_main_option("ingest.resume_jobs", "false")
-    command.upgrade(cfg, revision)
+    command.upgrade(_migration_config(database_url, resume_jobs), revision)
 
 
 def downgrade(database_url: str, revision: str = "base", resume_jobs: bool = True) -> None:
     """Migrate down to `revision`; the job scheduler as in upgrade()."""
-    cfg = alembic_config(database_url)
-    if not resume_jobs:
-        cfg.set_main_option("ingest.resume_jobs", "false")
-    command.downgrade(cfg, revision)
+    command.downgrade(_migration_config(database_url, resume_jobs), revision)
 
 
 def head_revision() -> str:
